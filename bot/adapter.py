@@ -1,0 +1,317 @@
+"""The only module that imports wechaty. It turns wechaty events into frozen domain values for
+`bot.services.App`, and implements the outbox's Transport with `say()`.
+
+Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream issue:
+* #422: Python >= 3.11 rejects `PuppetOptions()` as a dataclass default -> give it a hash before
+  `import wechaty`, and always pass our own PuppetOptions.
+* #397: no token -> start() prints an AttributeError and returns -> Settings.require_gateway().
+* One malformed gateway event (e.g. room-join without timestamp) raises inside the event stream
+  loop and silently ends start() -> GuardedPuppetService repairs or drops bad events first.
+* Room/Contact pools and the message-id set are process-global -> cleared per adapter.
+* `Room.ready(force_sync=True)` is a no-op -> we read fresh payloads from the puppet directly.
+* The plugin web server binds port 5000 by default -> port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import wechaty_puppet.schemas.puppet as _puppet_schema
+
+if getattr(_puppet_schema.PuppetOptions, "__hash__", None) is None:
+    _puppet_schema.PuppetOptions.__hash__ = object.__hash__  # type: ignore[method-assign]
+
+from loguru import logger  # noqa: E402
+from wechaty import Contact, Message, Room, Wechaty, WechatyOptions  # noqa: E402
+from wechaty.utils.async_helper import SingleIdContainer  # noqa: E402
+from wechaty_puppet import Puppet, PuppetOptions  # noqa: E402
+from wechaty_puppet.schemas.types import MessageType  # noqa: E402
+from wechaty_puppet_service import PuppetService  # noqa: E402
+
+from bot.domain import ChatMessage, ContactInfo, RoomSnapshot  # noqa: E402
+from bot.logs import tame_library_loggers  # noqa: E402
+from bot.outbox import Delivery, SendError  # noqa: E402
+from bot.services import App  # noqa: E402
+
+tame_library_loggers()
+
+# WeChat puts this id in the mention list of an @所有人 message; we never look at the text for it.
+MENTION_ALL_IDS = frozenset({"notify@all", "@all"})
+_TIMESTAMPED = {"room-join", "room-leave", "room-topic"}
+
+# ------------------------------------------------------------------ wire guard
+
+
+def repair_wire_event(kind: int, payload: str, received_at: float | None = None) -> str | None:
+    """Fix or drop a gateway event that would crash python-wechaty's stream loop.
+
+    Returns the (possibly repaired) JSON payload, or None to drop the event. A missing timestamp
+    becomes `received_at` (default: now).
+    """
+    from wechaty_puppet.schemas.types import EventType
+
+    try:
+        data = json.loads(payload) if payload else {}
+    except ValueError:
+        logger.warning("dropped gateway event type {}: payload is not JSON", kind)
+        return None
+    if not isinstance(data, dict):
+        logger.warning("dropped gateway event type {}: payload is not an object", kind)
+        return None
+    required: dict[int, tuple[str, ...]] = {
+        int(EventType.EVENT_TYPE_MESSAGE): ("messageId",),
+        int(EventType.EVENT_TYPE_ROOM_JOIN): ("roomId",),
+        int(EventType.EVENT_TYPE_ROOM_LEAVE): ("roomId",),
+        int(EventType.EVENT_TYPE_ROOM_TOPIC): ("roomId", "newTopic"),
+        int(EventType.EVENT_TYPE_LOGIN): ("contactId",),
+        int(EventType.EVENT_TYPE_HEARTBEAT): ("data",),
+    }
+    missing = [k for k in required.get(kind, ()) if not data.get(k)]
+    if missing:
+        logger.warning("dropped gateway event type {}: missing {}", kind, ",".join(missing))
+        return None
+    if kind in (
+        int(EventType.EVENT_TYPE_ROOM_JOIN),
+        int(EventType.EVENT_TYPE_ROOM_LEAVE),
+        int(EventType.EVENT_TYPE_ROOM_TOPIC),
+    ):
+        ts = data.get("timestamp")
+        if not isinstance(ts, int | float) or ts <= 0:
+            logger.warning("gateway event type {} had no timestamp; using the receive time", kind)
+            data["timestamp"] = received_at if received_at is not None else time.time()
+        for key in ("inviterId", "removerId", "changerId"):
+            data.setdefault(key, "")
+        data.setdefault("oldTopic", "")
+    if kind == int(EventType.EVENT_TYPE_ERROR):
+        data.setdefault("data", "")
+    return json.dumps(data)
+
+
+class GuardedPuppetService(PuppetService):  # type: ignore[misc]
+    """PuppetService whose event stream is sanitised before python-wechaty parses it."""
+
+    async def _listen_for_event(self) -> None:
+        stub = self.puppet_stub
+        original = stub.event
+
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            async for response in original(*args, **kwargs):
+                if response is None:
+                    continue
+                fixed = repair_wire_event(int(response.type), response.payload)
+                if fixed is None:
+                    continue
+                response.payload = fixed
+                yield response
+
+        stub.event = guarded
+        await super()._listen_for_event()
+
+
+def live_puppet(endpoint: str, token: str) -> Puppet:
+    return GuardedPuppetService(PuppetOptions(end_point=endpoint, token=token))
+
+
+# ------------------------------------------------------------------ adapter
+
+
+def _utc(local_naive: datetime) -> datetime:
+    """python-wechaty hands out naive local datetimes built with fromtimestamp()."""
+    if local_naive.tzinfo is None:
+        return local_naive.astimezone(UTC)
+    return local_naive.astimezone(UTC)
+
+
+def _strip_mention(text: str, names: list[str]) -> str:
+    for name in names:
+        if name:
+            text = re.sub("@" + re.escape(name) + r"[\u2005\u0020\u00a0]?", " ", text)
+    return text.strip()
+
+
+class WechatyAdapter:
+    """Binds one Wechaty instance to the App. Also the outbox's Transport."""
+
+    def __init__(self, app: App, puppet: Puppet) -> None:
+        self.app = app
+        # Process-global caches would hand this bot another bot's objects.
+        Room._pool.clear()
+        Contact._pool.clear()
+        SingleIdContainer._instance = None
+        self.bot = Wechaty(WechatyOptions(puppet=puppet, puppet_options=PuppetOptions(), port=0))
+        self.logged_in = asyncio.Event()
+        self._bot_names: list[str] = [app.settings.bot_name]
+        for name, handler in (
+            ("login", self._on_login),
+            ("message", self._on_message),
+            ("room-join", self._on_room_join),
+            ("room-leave", self._on_room_leave),
+            ("room-topic", self._on_room_topic),
+        ):
+            self.bot.on(name, self._guard(name, handler))
+
+    @staticmethod
+    def _guard(name: str, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """One failing handler must never stop the bot."""
+
+        async def run(*args: Any) -> None:
+            try:
+                await handler(*args)
+            except Exception:
+                logger.exception("handler for {} failed; the bot keeps going", name)
+
+        return run
+
+    @property
+    def puppet(self) -> Puppet:
+        return self.bot.puppet
+
+    async def snapshot(self, room_id: str) -> RoomSnapshot | None:
+        """Fresh room payload straight from the puppet (Room.ready(force_sync) is a no-op)."""
+        payload = await self.puppet.room_payload(room_id)
+        if payload is None:
+            return None
+        bot_id = self.app.bot_id
+        return RoomSnapshot(
+            room_id=room_id,
+            topic=payload.topic or "",
+            owner_id=payload.owner_id or None,
+            member_ids=tuple(m for m in payload.member_ids if m != bot_id),
+            admin_ids=tuple(payload.admin_ids or ()),
+        )
+
+    async def contact_info(self, contact_id: str) -> ContactInfo | None:
+        try:
+            payload = await self.puppet.contact_payload(contact_id)
+        except Exception:
+            logger.info("no payload for contact {}", contact_id)
+            return None
+        if payload is None:
+            return None
+        return ContactInfo(contact_id=contact_id, name=payload.name or "", friend=bool(payload.friend))
+
+    async def _note_owner(self, snap: RoomSnapshot) -> None:
+        if snap.owner_id:
+            info = await self.contact_info(snap.owner_id)
+            if info is not None:
+                self.app.note_contacts([info])
+
+    async def _on_login(self, contact: Contact) -> None:
+        self.app.bot_id = contact.contact_id
+        me = await self.contact_info(contact.contact_id)
+        if me is not None and me.name:
+            self._bot_names = list(dict.fromkeys([me.name, self.app.settings.bot_name]))
+        logger.info("logged in as {}", contact.contact_id)
+        room_ids = await self.puppet.room_search()
+        snaps = []
+        for room_id in room_ids:
+            try:
+                snap = await self.snapshot(room_id)
+            except Exception:
+                logger.exception("could not load room {} at login", room_id)
+                continue
+            if snap is not None:
+                snaps.append(snap)
+        self.app.backfill(snaps, self.app.clock.now())
+        for snap in snaps:
+            await self._note_owner(snap)
+        self.logged_in.set()
+
+    async def _on_room_join(self, room: Room, invitees: list[Contact], inviter: Contact, date: datetime) -> None:
+        at = _utc(date)
+        ids = [c.contact_id for c in invitees]
+        snap = await self.snapshot(room.room_id)
+        if snap is None:
+            return
+        inviter_id = inviter.contact_id if inviter is not None and inviter.contact_id else None
+        if self.app.bot_id in ids:
+            self.app.bot_invited(snap, inviter_id, at)
+            await self._note_owner(snap)
+            ids = [i for i in ids if i != self.app.bot_id]
+        if ids:
+            self.app.members_joined(snap, ids, inviter_id, at)
+
+    async def _on_room_leave(self, room: Room, leavers: list[Contact], remover: Contact, date: datetime) -> None:
+        at = _utc(date)
+        ids = [c.contact_id for c in leavers]
+        remover_id = remover.contact_id if remover is not None and remover.contact_id else None
+        if self.app.bot_id in ids:
+            # A disbanded group leaves nobody behind; a removed bot leaves the group alive.
+            snap = await self.snapshot(room.room_id)
+            remaining = set(snap.member_ids) - set(ids) if snap is not None else set()
+            self.app.bot_left(room.room_id, remover_id, at, dissolved=not remaining)
+            return
+        self.app.members_left(room.room_id, ids, remover_id or None, at)
+
+    async def _on_room_topic(
+        self, room: Room, new_topic: str, old_topic: str, changer: Contact, date: datetime
+    ) -> None:
+        changer_id = changer.contact_id if changer is not None and changer.contact_id else None
+        self.app.topic_changed(room.room_id, new_topic, changer_id, _utc(date))
+
+    async def _on_message(self, msg: Message) -> None:
+        payload = msg.payload
+        talker_id = payload.from_id
+        if not talker_id or talker_id == self.app.bot_id:
+            return  # the gateway echoes our own sends; they are never activity
+        room_id = payload.room_id or None
+        mention_ids = set(payload.mention_ids or ())
+        command_text: str | None = None
+        if payload.type == MessageType.MESSAGE_TYPE_TEXT:
+            if room_id is None:
+                command_text = (payload.text or "").strip()
+            elif self.app.bot_id in mention_ids:
+                command_text = _strip_mention(payload.text or "", self._bot_names)
+        if room_id is None and command_text is None:
+            return  # a private non-text message: nothing to count, nothing to parse
+        await self.app.message(
+            ChatMessage(
+                room_id=room_id,
+                talker_id=talker_id,
+                at=_utc(msg.date()),
+                mention_all=bool(mention_ids & MENTION_ALL_IDS) or (room_id is not None and room_id in mention_ids),
+                command_text=command_text,
+            )
+        )
+
+    # ------------------------------------------------------------ Transport
+
+    async def send(self, delivery: Delivery) -> None:
+        try:
+            if delivery.room_id:
+                room = self.bot.Room.load(delivery.room_id)
+                await room.ready()
+                await room.say(delivery.text, mention_ids=list(delivery.mentions) or None)
+            elif delivery.recipient_id:
+                contact = self.bot.Contact.load(delivery.recipient_id)
+                await contact.ready()
+                await contact.say(delivery.text)
+            else:
+                raise SendError("no recipient")
+        except SendError:
+            raise
+        except Exception as exc:
+            raise SendError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> asyncio.Task[None]:
+        """Start Wechaty as a task; the caller cancels it (bot.stop() alone leaves it retrying)."""
+        return asyncio.create_task(self.bot.start(), name="wechaty")
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        try:
+            await asyncio.wait_for(self.puppet.stop(), timeout=2)
+        except Exception:
+            logger.info("puppet stop did not finish cleanly")
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass

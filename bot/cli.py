@@ -1,0 +1,249 @@
+"""`qingqun` command line (contract 4.1). Every command accepts --db URL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import setup_logging
+from storage.db import DatabaseError, make_engine
+
+
+class CliError(Exception):
+    """A one-line error for the operator (exit 2)."""
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = dict(extra)
+    if getattr(args, "db", None):
+        overrides["database_url"] = args.db
+    settings = load_settings(**overrides)
+    # python-wechaty writes its cache (and a scheduler job store) under CACHE_DIR at import time.
+    os.environ.setdefault("CACHE_DIR", str(settings.data_dir / ".wechaty"))
+    return settings
+
+
+def _engine(settings: Settings) -> Any:
+    from storage.migrate import upgrade
+
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    return engine
+
+
+def _rules(settings: Settings) -> Any:
+    from policies.rules import load_rules
+
+    return load_rules(settings.rules_file)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _datetime(value: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    if dt.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give a UTC offset, e.g. {value}+08:00")
+    return dt
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _engine(settings)
+    logger.info("database is at the latest schema")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from bot.scenario import load_scenario
+
+    sc = load_scenario(Path(args.scenario))  # validated before anything is written
+    settings = _settings(args, **sc.settings)
+    from bot.simulate import run_simulation, write_transcript
+
+    engine = _engine(settings)
+    result = run_simulation(sc, settings, engine, until=args.until)
+    if args.transcript:
+        write_transcript(result.sent, Path(args.transcript), sc, settings)
+    sys.stdout.write(
+        f"模拟完成：{result.events} 个事件，{result.messages} 条群消息，机器人发出 {len(result.sent)} 条消息\n"
+    )
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.audit import as_of, audit_json, run_audit
+    from bot.clock import SystemClock
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
+    rows, burdens = run_audit(engine, _rules(settings), now, settings.tz)
+    if args.burden:
+        from bot.report import burden_json, print_burden
+
+        if args.json:
+            sys.stdout.write(burden_json(burdens) + "\n")
+        else:
+            print_burden(burdens, engine)
+        return 0
+    if args.json:
+        sys.stdout.write(audit_json(rows, settings.tz) + "\n")
+    else:
+        from bot.report import print_audit
+
+        print_audit(rows, settings.tz, now)
+    return 0
+
+
+def cmd_ledger_export(args: argparse.Namespace) -> int:
+    from bot.audit import as_of, run_audit
+    from bot.clock import SystemClock
+    from bot.report import export_ledger
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
+    rows, _ = run_audit(engine, _rules(settings), now, settings.tz)
+    export_ledger(rows, Path(args.output), settings.tz)
+    sys.stdout.write(f"台账已导出：{args.output}（{len(rows)} 个群）\n")
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from policies.rules import RulesError, load_rules
+
+    try:
+        load_rules(Path(args.file))
+    except RulesError as exc:
+        raise CliError(str(exc)) from exc
+    sys.stdout.write(f"规则文件有效：{args.file}\n")
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    from bot.roster import load_roster
+    from bot.services import App
+
+    settings = _settings(args)
+    roster = load_roster(Path(args.file))
+    engine = _engine(settings)
+    from bot.clock import SystemClock
+
+    App(engine=engine, settings=settings, clock=SystemClock()).apply_roster(roster)
+    sys.stdout.write(f"名册已导入：{len(roster.units)} 个单位，{len(roster.contacts)} 名人员\n")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.runner import run_live
+
+    settings = _settings(args)
+    settings.require_gateway()
+    engine = _engine(settings)
+    return asyncio.run(run_live(settings, engine))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    settings = _settings(args)
+    return run_demo(settings, Path(args.out), args.db)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qingqun", description="清群：基层工作群清理助手")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="URL", help="database URL (overrides QINGQUN_DATABASE_URL)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("run", parents=[common], help="run the live bot through a puppet-service gateway")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("demo", parents=[common], help="simulate the built-in township scenario end to end")
+    s.add_argument("--out", default="out", help="folder for the ledger and chart")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("simulate", parents=[common], help="replay a scenario on a virtual clock")
+    s.add_argument("scenario")
+    s.add_argument("--transcript", metavar="FILE")
+    s.add_argument("--until", type=_datetime, metavar="ISO8601")
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("audit", parents=[common], help="evaluate policies on the stored groups")
+    s.add_argument("--at", type=_date, metavar="YYYY-MM-DD")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--burden", action="store_true", help="groups per person instead of per group")
+    s.set_defaults(func=cmd_audit)
+
+    s = sub.add_parser("ledger", parents=[common], help="the supervisors' ledger (台账)")
+    lsub = s.add_subparsers(dest="ledger_command", required=True)
+    e = lsub.add_parser("export", parents=[common])
+    e.add_argument("--output", required=True, help=".xlsx or .csv")
+    e.add_argument("--at", type=_date, metavar="YYYY-MM-DD")
+    e.set_defaults(func=cmd_ledger_export)
+
+    s = sub.add_parser("db", parents=[common], help="database schema")
+    dsub = s.add_subparsers(dest="db_command", required=True)
+    dsub.add_parser("upgrade", parents=[common]).set_defaults(func=cmd_db_upgrade)
+
+    s = sub.add_parser("rules", parents=[common], help="policy rule files")
+    rsub = s.add_subparsers(dest="rules_command", required=True)
+    c = rsub.add_parser("check", parents=[common])
+    c.add_argument("file")
+    c.set_defaults(func=cmd_rules_check)
+
+    s = sub.add_parser("roster", parents=[common], help="units, people and roles")
+    osub = s.add_subparsers(dest="roster_command", required=True)
+    c = osub.add_parser("import", parents=[common])
+    c.add_argument("file", help="YAML with units: and contacts: as in scenario files")
+    c.set_defaults(func=cmd_roster_import)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    setup_logging(os.environ.get("QINGQUN_LOG_LEVEL", "INFO"))
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except (CliError, ConfigError, DatabaseError) as exc:
+        sys.stderr.write(f"qingqun: error: {exc}\n")
+        return 2
+    except Exception as exc:
+        from bot.scenario import ScenarioError
+
+        known: tuple[type[Exception], ...] = (ScenarioError,)
+        try:
+            from policies.rules import RulesError
+
+            known += (RulesError,)
+        except ImportError:  # pragma: no cover
+            pass
+        if isinstance(exc, known):
+            sys.stderr.write(f"qingqun: error: {exc}\n")
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""The one Settings object: `QINGQUN_*` environment variables, an optional TOML file, defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message is one line for the operator."""
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("QINGQUN_DATA_DIR") or Path.cwd() / "data")
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the file named by QINGQUN_CONFIG; environment variables take precedence."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("QINGQUN_CONFIG")
+        if not path:
+            return {}
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"QINGQUN_CONFIG: cannot read {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"QINGQUN_CONFIG: {path} is not valid TOML: {exc}") from exc
+        return data.get("qingqun", data)
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field maps to QINGQUN_<FIELD> (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="QINGQUN_", extra="ignore", populate_by_name=True)
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str = ""
+    timezone: str = "Asia/Shanghai"
+    bot_name: str = "清群助手"
+    gateway_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QINGQUN_GATEWAY_ENDPOINT", "WECHATY_PUPPET_SERVICE_ENDPOINT"),
+    )
+    gateway_token: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QINGQUN_GATEWAY_TOKEN", "WECHATY_PUPPET_SERVICE_TOKEN"),
+    )
+    rules_file: Path | None = None
+    # Activity counters are flushed at least this often (seconds) and on shutdown.
+    flush_interval: float = 1.0
+    # Outbox pacing: a random gap in [min, max] seconds between sends, and an hourly cap.
+    send_interval_min: float = 3.0
+    send_interval_max: float = 6.0
+    send_hourly_cap: int = 60
+    send_max_attempts: int = 5
+    work_start: str = "08:30"
+    work_end: str = "18:00"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlFileSource(settings_cls)
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("work_start", "work_end")
+    @classmethod
+    def _check_hhmm(cls, value: str) -> str:
+        hh, _, mm = value.partition(":")
+        if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+            raise ValueError(f"expected HH:MM, got {value!r}")
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def db_url(self) -> str:
+        """The database URL, normalised so SQLite and PostgreSQL differ by configuration only."""
+        from storage.db import normalise_url
+
+        if self.database_url:
+            return normalise_url(self.database_url)
+        return normalise_url(f"sqlite:///{self.data_dir / 'qingqun.db'}")
+
+    def require_gateway(self) -> tuple[str, str]:
+        """Endpoint and token for `qingqun run`; python-wechaty silently fails without a token (#397)."""
+        if not self.gateway_token:
+            raise ConfigError(
+                "no gateway token: set QINGQUN_GATEWAY_TOKEN (or WECHATY_PUPPET_SERVICE_TOKEN)"
+            )
+        if not self.gateway_endpoint:
+            raise ConfigError(
+                "no gateway endpoint: set QINGQUN_GATEWAY_ENDPOINT (host:port of the puppet-service gateway)"
+            )
+        return self.gateway_endpoint, self.gateway_token
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one-line ConfigErrors naming the setting."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "QINGQUN_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
+        raise ConfigError(f"{name}: {err['msg']}") from exc

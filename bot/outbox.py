@@ -1,0 +1,170 @@
+"""The one way out: every message the bot sends is a row here first.
+
+Rows are keyed by `dedupe_key` (recipient|kind|period) with a unique constraint, so enqueueing
+the same digest twice — from a restart or a second instance — adds nothing. Delivery:
+
+* claim a due row (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and mark it `sending` in the same
+  transaction, so intent is recorded before the network call;
+* send, then mark `sent`; a refusal is retried with backoff and ends `failed` after a bounded
+  number of attempts, so the queue never stalls behind one recipient;
+* a row found `sending` at start-up belongs to a process that died mid-send. The gateway gives
+  no delivery receipts, so we cannot tell whether it went out; we treat it as sent. A user may
+  miss one message in a crash, but never gets the same digest twice (the account-safety choice).
+
+Pacing protects the account: a random gap between sends, an hourly cap, and nothing outside
+working hours on statutory working days (deferred to the next allowed minute).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Protocol
+
+from loguru import logger
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain import OutgoingMessage
+from policies import workcal
+from storage import repo
+from storage.db import session_scope
+from storage.models import Outbox as OutboxRow
+
+
+class SendError(Exception):
+    """The gateway refused or failed a send; `str()` is the reason kept on the row."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    row_id: int
+    text: str
+    recipient_id: str | None
+    room_id: str | None
+    mentions: tuple[str, ...]
+
+
+class Transport(Protocol):
+    async def send(self, delivery: Delivery) -> None: ...
+
+
+def _hhmm(value: str) -> time:
+    hh, mm = value.split(":")
+    return time(int(hh), int(mm))
+
+
+class Outbox:
+    def __init__(self, engine: Engine, clock: Clock, settings: Settings, seed: int | None = None) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._settings = settings
+        self._tz = settings.tz
+        self._start = _hhmm(settings.work_start)
+        self._end = _hhmm(settings.work_end)
+        self._rng = random.Random(seed)
+        self._next_allowed: datetime | None = None
+
+    # ------------------------------------------------------------ enqueue
+
+    def enqueue(self, msg: OutgoingMessage, session: Session | None = None) -> bool:
+        """Queue a message; returns False when its key was queued before (exactly-once)."""
+        now = self._clock.now()
+        kwargs = {
+            "dedupe_key": msg.dedupe_key,
+            "text": msg.text,
+            "kind": msg.kind,
+            "period": msg.period,
+            "recipient_id": msg.recipient_id,
+            "room_id": msg.room_id,
+            "mentions": msg.mentions,
+            "at": now,
+            "not_before": now,
+        }
+        if session is not None:
+            return repo.enqueue_outbox(session, **kwargs)  # type: ignore[arg-type]
+        with session_scope(self._engine) as s:
+            return repo.enqueue_outbox(s, **kwargs)  # type: ignore[arg-type]
+
+    def recover(self) -> int:
+        """At start-up: rows left `sending` by a dead process count as sent (see module doc)."""
+        with session_scope(self._engine) as s:
+            result = s.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.status) == "sending")
+                .values(status="sent", error="unconfirmed: process stopped during send")
+            )
+            n = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if n:
+            logger.warning("outbox: {} message(s) were mid-send at the last stop; not resending", n)
+        return n
+
+    # ------------------------------------------------------------ delivery
+
+    def allowed_at(self, now: datetime) -> datetime:
+        """The earliest moment at or after `now` inside working hours."""
+        local = now.astimezone(self._tz)
+        nxt = workcal.next_working_time(local, self._start, self._end)
+        return nxt if nxt == local else nxt.astimezone(now.tzinfo)
+
+    async def step(self, transport: Transport) -> datetime | None:
+        """Send at most one due message. Returns when to call again (None: nothing queued)."""
+        now = self._clock.now()
+        if self._next_allowed is not None and now < self._next_allowed:
+            return self._next_allowed
+        allowed = self.allowed_at(now)
+        if allowed > now:
+            with session_scope(self._engine) as s:
+                due = repo.next_outbox_due(s)
+            return None if due is None else max(allowed, due)
+        with session_scope(self._engine) as s:
+            if repo.sent_since(s, since=now - timedelta(hours=1)) >= self._settings.send_hourly_cap:
+                return now + timedelta(minutes=5)
+            last = repo.last_sent_at(s)
+            if last is not None and now < last + timedelta(seconds=self._settings.send_interval_min):
+                return last + timedelta(seconds=self._settings.send_interval_min)
+            row = repo.claim_next_outbox(s, now=now)
+            if row is None:
+                return repo.next_outbox_due(s)
+            row.status, row.attempts = "sending", row.attempts + 1
+            assert row.id is not None
+            delivery = Delivery(
+                row_id=row.id,
+                text=row.text,
+                recipient_id=row.recipient_id,
+                room_id=row.room_id,
+                mentions=tuple(json.loads(row.mentions)),
+            )
+            attempts = row.attempts
+        try:
+            await transport.send(delivery)
+        except SendError as exc:
+            self._after_failure(delivery.row_id, attempts, str(exc), now)
+        else:
+            with session_scope(self._engine) as s:
+                sent = s.get(OutboxRow, delivery.row_id)
+                if sent is not None:
+                    sent.status, sent.sent_at, sent.error = "sent", self._clock.now(), None
+        gap = self._rng.uniform(self._settings.send_interval_min, self._settings.send_interval_max)
+        self._next_allowed = self._clock.now() + timedelta(seconds=gap)
+        return self._next_allowed
+
+    def _after_failure(self, row_id: int, attempts: int, reason: str, now: datetime) -> None:
+        with session_scope(self._engine) as s:
+            row = s.get(OutboxRow, row_id)
+            if row is None:
+                return
+            row.error = reason[:500]
+            if attempts >= self._settings.send_max_attempts:
+                row.status = "failed"
+                logger.warning("outbox: message {} failed for good after {} attempts", row_id, attempts)
+            else:
+                row.status = "pending"
+                # Polite retries: 1, 2, 4, 8… minutes.
+                row.not_before = now + timedelta(minutes=2 ** (attempts - 1))
+                logger.info("outbox: message {} refused ({}), retry {}", row_id, reason, attempts)

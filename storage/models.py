@@ -1,0 +1,179 @@
+"""SQLModel tables. Datetimes are stored as UTC and always come back timezone-aware.
+
+Nothing here holds message text: activity is kept as per-room per-day counters, and the
+command log keeps only parsed fields.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Unit(SQLModel, table=True):
+    """A node of the jurisdiction tree (区/县 → 乡镇/街道 → 村/社区)."""
+
+    name: str = Field(primary_key=True)
+    parent: str | None = Field(default=None, index=True)
+
+
+class Contact(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    name: str = ""
+    unit: str | None = Field(default=None, index=True)
+    role: str = "staff"  # staff | supervisor
+    friend: bool = True
+
+
+class Room(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    topic: str = ""
+    owner_id: str | None = Field(default=None, index=True)
+    status: str = Field(default="active", index=True)  # active | dissolved | removed
+    status_at: datetime | None = _ts()
+    enrolled_at: datetime | None = _ts()
+    enrolled_by: str | None = None
+    created_on: date | None = None
+    member_count: int = 0
+    admin_ids: str = "[]"  # JSON list, refreshed with the room payload
+    kind: str | None = None  # standing | temporary | phase (registered)
+    end_date: date | None = None
+    original_end_date: date | None = None
+    extension_count: int = 0
+    purpose: str | None = None
+    unit: str | None = Field(default=None, index=True)
+    registered_by: str | None = None
+    registered_at: datetime | None = _ts()
+    approved: bool = False
+    claimed_dissolved_at: datetime | None = _ts()
+    last_activity_at: datetime | None = _ts()
+
+
+class Membership(SQLModel, table=True):
+    """One stay of a contact in a room; left_at is NULL while they are a member."""
+
+    __table_args__ = (Index("ix_membership_room_current", "room_id", "left_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(index=True)
+    contact_id: str = Field(index=True)
+    joined_at: datetime | None = _ts()
+    left_at: datetime | None = _ts()
+
+
+class TopicChange(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(index=True)
+    at: datetime | None = _ts()
+    old_topic: str = ""
+    new_topic: str = ""
+    changed_by: str | None = None
+
+
+class DailyActivity(SQLModel, table=True):
+    """Per-room per-local-day counters; the only trace messages leave."""
+
+    room_id: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    messages: int = 0
+    distinct_senders: int = 0
+    mention_all: int = 0
+    after_hours: int = 0
+    last_at: datetime | None = _ts()
+
+
+class SenderDay(SQLModel, table=True):
+    """Messages per sender per room per day, so distinct senders survive restarts."""
+
+    room_id: str = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    contact_id: str = Field(primary_key=True)
+    messages: int = 0
+
+
+class EventLog(SQLModel, table=True):
+    """What the bot observed (joins, leaves, topic changes, removal…), never message text."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _ts(index=True)
+    kind: str = Field(index=True)
+    room_id: str | None = Field(default=None, index=True)
+    actor_id: str | None = None
+    subjects: str = "[]"  # JSON list of contact ids
+    detail: str = "{}"  # JSON object of structured fields
+
+
+class CommandLog(SQLModel, table=True):
+    """Audit trail of commands: parsed fields only, the raw text is never stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _ts(index=True)
+    sender_id: str = Field(index=True)
+    room_id: str | None = None
+    command: str = ""
+    args: str = "{}"  # JSON object of parsed arguments
+    outcome: str = ""  # ok | refused | pending
+    reason: str = ""
+
+
+class ApprovalRequest(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str = Field(index=True)
+    kind: str = ""  # standing | extend | retain
+    requested_by: str = ""
+    requested_at: datetime | None = _ts()
+    payload: str = "{}"
+    status: str = Field(default="pending", index=True)  # pending | approved | rejected
+    decided_by: str | None = None
+    decided_at: datetime | None = _ts()
+    decision_reason: str | None = None
+
+
+class Outbox(SQLModel, table=True):
+    """Every message the bot sends. `dedupe_key` = recipient|kind|period makes sends idempotent."""
+
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+        Index("ix_outbox_due", "status", "not_before"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str
+    kind: str = ""
+    period: str = ""
+    recipient_id: str | None = None  # contact for a private message
+    room_id: str | None = None  # room for a group message
+    mentions: str = "[]"
+    text: str = ""
+    status: str = "pending"  # pending | sending | sent | failed
+    attempts: int = 0
+    created_at: datetime | None = _ts()
+    not_before: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+    error: str | None = None

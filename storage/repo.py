@@ -1,0 +1,399 @@
+"""Keyword-only queries and upserts. Callers own the session (one per unit of work)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import Session, col
+
+from storage.models import (
+    Contact,
+    DailyActivity,
+    EventLog,
+    Membership,
+    Outbox,
+    Room,
+    SenderDay,
+    TopicChange,
+    Unit,
+    UTCDateTime,
+)
+
+
+def _insert(session: Session, table: Any) -> Insert:
+    """A dialect-specific INSERT so ON CONFLICT works on SQLite and PostgreSQL alike."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+# ---------------------------------------------------------------- roster
+
+
+def upsert_unit(session: Session, *, name: str, parent: str | None) -> None:
+    unit = session.get(Unit, name)
+    if unit is None:
+        session.add(Unit(name=name, parent=parent))
+    else:
+        unit.parent = parent
+
+
+def upsert_contact(
+    session: Session,
+    *,
+    contact_id: str,
+    name: str | None = None,
+    friend: bool | None = None,
+    unit: str | None = None,
+    role: str | None = None,
+) -> Contact:
+    """Create or update a contact; None leaves a field as it is."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        contact = Contact(id=contact_id, name=name or "")
+        session.add(contact)
+    if name:
+        contact.name = name
+    if friend is not None:
+        contact.friend = friend
+    if unit is not None:
+        contact.unit = unit
+    if role is not None:
+        contact.role = role
+    return contact
+
+
+def unit_subtree(session: Session, *, root: str) -> set[str]:
+    """The unit and all units below it."""
+    children: dict[str | None, list[str]] = {}
+    for unit in session.exec(select(Unit)).scalars():  # type: ignore[call-overload]
+        children.setdefault(unit.parent, []).append(unit.name)
+    out, todo = set(), [root]
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo.extend(children.get(name, []))
+    return out
+
+
+# ---------------------------------------------------------------- rooms
+
+
+def get_room(session: Session, *, room_id: str) -> Room | None:
+    return session.get(Room, room_id)
+
+
+def enrol_room(
+    session: Session,
+    *,
+    room_id: str,
+    topic: str,
+    owner_id: str | None,
+    admin_ids: Sequence[str],
+    member_ids: Sequence[str],
+    by: str | None,
+    at: datetime,
+) -> tuple[Room, bool]:
+    """Enrol a room the bot is in (or re-activate one it had left). Returns (room, newly_enrolled)."""
+    room = session.get(Room, room_id)
+    fresh = room is None
+    if room is None:
+        room = Room(id=room_id, enrolled_at=at, enrolled_by=by, status="active", status_at=at)
+        session.add(room)
+    elif room.status != "active":
+        room.status, room.status_at = "active", at
+        room.enrolled_by = by or room.enrolled_by
+        fresh = True
+    if room.topic and topic and room.topic != topic:
+        session.add(TopicChange(room_id=room_id, at=at, old_topic=room.topic, new_topic=topic))
+    room.topic = topic or room.topic
+    room.owner_id = owner_id or room.owner_id
+    room.admin_ids = json.dumps(sorted(admin_ids))
+    sync_members(session, room=room, member_ids=member_ids, at=at)
+    return room, fresh
+
+
+def current_member_ids(session: Session, *, room_id: str) -> set[str]:
+    rows = session.exec(
+        select(Membership.contact_id).where(  # type: ignore[call-overload]
+            Membership.room_id == room_id, col(Membership.left_at).is_(None)
+        )
+    )
+    return set(rows.scalars())
+
+
+def sync_members(session: Session, *, room: Room, member_ids: Iterable[str], at: datetime) -> None:
+    """Make the open memberships equal `member_ids`: close the missing, open the new."""
+    wanted = set(member_ids)
+    have = current_member_ids(session, room_id=room.id)
+    add_members(session, room=room, member_ids=wanted - have, at=at)
+    remove_members(session, room=room, member_ids=have - wanted, at=at)
+    room.member_count = len(wanted)
+
+
+def add_members(session: Session, *, room: Room, member_ids: Iterable[str], at: datetime) -> int:
+    have = current_member_ids(session, room_id=room.id)
+    new = [m for m in dict.fromkeys(member_ids) if m not in have]
+    for contact_id in new:
+        session.add(Membership(room_id=room.id, contact_id=contact_id, joined_at=at))
+    room.member_count = len(have) + len(new)
+    return len(new)
+
+
+def remove_members(session: Session, *, room: Room, member_ids: Iterable[str], at: datetime) -> int:
+    ids = set(member_ids)
+    if not ids:
+        return 0
+    session.flush()
+    result = session.execute(
+        update(Membership)
+        .where(
+            col(Membership.room_id) == room.id,
+            col(Membership.contact_id).in_(ids),
+            col(Membership.left_at).is_(None),
+        )
+        .values(left_at=at)
+    )
+    closed = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    room.member_count = max(0, room.member_count - closed)
+    return closed
+
+
+def change_topic(session: Session, *, room: Room, new_topic: str, by: str | None, at: datetime) -> None:
+    if room.topic == new_topic:
+        return
+    session.add(
+        TopicChange(room_id=room.id, at=at, old_topic=room.topic, new_topic=new_topic, changed_by=by)
+    )
+    room.topic = new_topic
+
+
+def set_status(session: Session, *, room: Room, status: str, at: datetime) -> None:
+    if room.status != status:
+        room.status, room.status_at = status, at
+
+
+def log_event(
+    session: Session,
+    *,
+    kind: str,
+    at: datetime,
+    room_id: str | None = None,
+    actor_id: str | None = None,
+    subjects: Sequence[str] = (),
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    session.add(
+        EventLog(
+            kind=kind,
+            at=at,
+            room_id=room_id,
+            actor_id=actor_id,
+            subjects=json.dumps(list(subjects), ensure_ascii=False),
+            detail=json.dumps(dict(detail or {}), ensure_ascii=False, default=str),
+        )
+    )
+
+
+def all_rooms(session: Session) -> list[Room]:
+    return list(session.exec(select(Room).order_by(Room.id)).scalars())  # type: ignore[call-overload]
+
+
+def current_members_by_room(session: Session) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    rows = session.execute(
+        select(Membership.room_id, Membership.contact_id).where(col(Membership.left_at).is_(None))
+    )
+    for room_id, contact_id in rows:
+        out.setdefault(room_id, set()).add(contact_id)
+    return out
+
+
+def activity_since(session: Session, *, since: date) -> list[DailyActivity]:
+    return list(
+        session.exec(select(DailyActivity).where(col(DailyActivity.day) >= since)).scalars()  # type: ignore[call-overload]
+    )
+
+
+def contacts(session: Session) -> dict[str, Contact]:
+    return {c.id: c for c in session.exec(select(Contact)).scalars()}  # type: ignore[call-overload]
+
+
+# ---------------------------------------------------------------- activity
+
+
+@dataclass(slots=True)
+class DayCounters:
+    messages: int = 0
+    mention_all: int = 0
+    after_hours: int = 0
+    last_at: datetime | None = None
+
+
+def flush_activity(
+    session: Session,
+    *,
+    days: Mapping[tuple[str, date], DayCounters],
+    senders: Mapping[tuple[str, date, str], int],
+) -> None:
+    """Add a batch of in-memory counters to the tables: a few executemany statements, one transaction."""
+    if not days:
+        return
+    conn = session.connection()
+    da = DailyActivity.__table__.c  # type: ignore[attr-defined]
+    ins = _insert(session, SenderDay.__table__)
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=["room_id", "day", "contact_id"],
+            set_={"messages": SenderDay.__table__.c.messages + ins.excluded.messages},  # type: ignore[attr-defined]
+        ),
+        [{"room_id": r, "day": d, "contact_id": c, "messages": n} for (r, d, c), n in senders.items()],
+    )
+    ins = _insert(session, DailyActivity.__table__)
+    last_col = DailyActivity.__table__.c.last_at  # type: ignore[attr-defined]
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=["room_id", "day"],
+            set_={
+                "messages": da.messages + ins.excluded.messages,
+                "mention_all": da.mention_all + ins.excluded.mention_all,
+                "after_hours": da.after_hours + ins.excluded.after_hours,
+                "last_at": func.max(func.coalesce(last_col, ins.excluded.last_at), ins.excluded.last_at)
+                if session.get_bind().dialect.name == "sqlite"
+                else func.greatest(last_col, ins.excluded.last_at),
+            },
+        ),
+        [
+            {
+                "room_id": r,
+                "day": d,
+                "messages": c.messages,
+                "mention_all": c.mention_all,
+                "after_hours": c.after_hours,
+                "last_at": c.last_at,
+                "distinct_senders": 0,
+            }
+            for (r, d), c in days.items()
+        ],
+    )
+    sd = SenderDay.__table__.c  # type: ignore[attr-defined]
+    conn.execute(
+        update(DailyActivity.__table__)  # type: ignore[arg-type]
+        .where(and_(da.room_id == bindparam("r"), da.day == bindparam("d")))
+        .values(
+            distinct_senders=select(func.count())
+            .where(sd.room_id == da.room_id, sd.day == da.day)
+            .scalar_subquery()
+        )
+        .execution_options(synchronize_session=False),
+        [{"r": r, "d": d} for (r, d) in days],
+    )
+    latest: dict[str, datetime] = {}
+    for (room_id, _), c in days.items():
+        if c.last_at and (room_id not in latest or c.last_at > latest[room_id]):
+            latest[room_id] = c.last_at
+    rc = Room.__table__.c  # type: ignore[attr-defined]
+    at_param = bindparam("at", type_=UTCDateTime())
+    conn.execute(
+        update(Room.__table__)  # type: ignore[arg-type]
+        .where(rc.id == bindparam("rid"), func.coalesce(rc.last_activity_at, at_param) <= at_param)
+        .values(last_activity_at=at_param)
+        .execution_options(synchronize_session=False),
+        [{"rid": r, "at": at} for r, at in latest.items()],
+    )
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def enqueue_outbox(
+    session: Session,
+    *,
+    dedupe_key: str,
+    text: str,
+    kind: str,
+    period: str,
+    recipient_id: str | None,
+    room_id: str | None,
+    mentions: Sequence[str],
+    at: datetime,
+    not_before: datetime,
+) -> bool:
+    """Insert unless the key exists already; True when a row was added."""
+    ins = _insert(session, Outbox).values(
+        dedupe_key=dedupe_key,
+        text=text,
+        kind=kind,
+        period=period,
+        recipient_id=recipient_id,
+        room_id=room_id,
+        mentions=json.dumps(list(mentions)),
+        status="pending",
+        attempts=0,
+        created_at=at,
+        not_before=not_before,
+    )
+    result = session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_next_outbox(session: Session, *, now: datetime) -> Outbox | None:
+    """The next due row, locked so another instance skips it (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+    stmt = (
+        select(Outbox)
+        .where(col(Outbox.status) == "pending", col(Outbox.not_before) <= now)
+        .order_by(col(Outbox.not_before), col(Outbox.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(stmt).scalars().first()  # type: ignore[call-overload, no-any-return]
+
+
+def next_outbox_due(session: Session) -> datetime | None:
+    return session.execute(  # type: ignore[no-any-return]
+        select(func.min(Outbox.not_before)).where(col(Outbox.status) == "pending")
+    ).scalar()
+
+
+def last_sent_at(session: Session) -> datetime | None:
+    value = session.execute(select(func.max(Outbox.sent_at))).scalar()
+    return value  # type: ignore[no-any-return]
+
+
+def sent_since(session: Session, *, since: datetime) -> int:
+    return int(
+        session.execute(
+            select(func.count()).select_from(Outbox).where(col(Outbox.sent_at) >= since)
+        ).scalar()
+        or 0
+    )
+
+
+def outbox_rows(session: Session, *, status: str | None = None) -> list[Outbox]:
+    stmt = select(Outbox).order_by(col(Outbox.id))
+    if status:
+        stmt = stmt.where(col(Outbox.status) == status)
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def pending_requests_by_room(session: Session) -> dict[str, list[str]]:
+    """Kinds of approval requests still waiting, per room."""
+    from storage.models import ApprovalRequest
+
+    out: dict[str, list[str]] = {}
+    rows = session.execute(
+        select(ApprovalRequest.room_id, ApprovalRequest.kind)
+        .where(col(ApprovalRequest.status) == "pending")
+        .order_by(col(ApprovalRequest.id))
+    )
+    for room_id, kind in rows:
+        out.setdefault(room_id, []).append(kind)
+    return out
