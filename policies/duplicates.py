@@ -1,0 +1,123 @@
+"""Near-duplicate audiences (受众雷同) by membership Jaccard, without comparing all pairs.
+
+Prefix filtering (AllPairs, Bayardo et al. 2007): order members rarest first; two sets with
+Jaccard >= t must share a member within the first |A| - ceil(t*|A|) + 1 of each. So we index
+only those prefixes, collect candidates that also pass the size filter, and verify each
+candidate exactly. Unlike MinHash LSH this is exact, so it agrees with the all-pairs reference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DuplicatePair:
+    """Two rooms whose members overlap enough; a < b by room id."""
+
+    a: str
+    b: str
+    shared: int
+    union: int
+
+    @property
+    def jaccard(self) -> float:
+        return self.shared / self.union
+
+
+def _threshold(t: float) -> Fraction:
+    # Exact comparison avoids 0.8 * 5 = 4.000000000000001 style misses at the boundary.
+    return Fraction(str(t)).limit_denominator(1_000_000)
+
+
+def _eligible(rooms: Mapping[str, frozenset[str]], min_members: int) -> dict[str, frozenset[str]]:
+    return {rid: m for rid, m in rooms.items() if len(m) >= min_members}
+
+
+def _is_pair(shared: int, union: int, t: Fraction) -> bool:
+    return union > 0 and shared * t.denominator >= t.numerator * union
+
+
+def find_duplicates(
+    rooms: Mapping[str, frozenset[str]], *, threshold: float = 0.8, min_members: int = 3
+) -> list[DuplicatePair]:
+    """All pairs with Jaccard >= threshold among rooms of at least `min_members`, sorted."""
+    t = _threshold(threshold)
+    sets = _eligible(rooms, min_members)
+    if t <= 0:
+        return exact_duplicates(rooms, threshold=threshold, min_members=min_members)
+    freq: Counter[str] = Counter()
+    for room_members in sets.values():
+        freq.update(room_members)
+    # Rarest first, ties by id so the order is deterministic.
+    rank = {m: i for i, (m, _) in enumerate(sorted(freq.items(), key=lambda kv: (kv[1], kv[0])))}
+
+    ids = sorted(sets)
+    members = [sets[rid] for rid in ids]
+    encoded = [sorted(map(rank.__getitem__, m)) for m in members]
+    sizes = [len(e) for e in encoded]
+    # Process rooms by size so the size filter only has to look one way.
+    order = sorted(range(len(ids)), key=lambda i: (sizes[i], ids[i]))
+    index: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    found: list[DuplicatePair] = []
+    num, den = t.numerator, t.denominator
+    for i in order:
+        tokens = encoded[i]
+        size = sizes[i]
+        min_size = math.ceil(t * size)  # earlier (smaller) rooms must have at least this many
+        probe = size - min_size + 1
+        # Rooms come smallest first, so later (larger) rooms need overlap >= 2t/(1+t)*size with
+        # this one; indexing that shorter prefix is enough (PPJoin's indexing prefix).
+        indexed = size - (-(-2 * num * size // (num + den))) + 1
+        seen: set[int] = set()
+        for p, tok in enumerate(tokens[:probe]):
+            bucket = index[tok]
+            for j, q in bucket:
+                if j in seen:
+                    continue
+                seen.add(j)
+                size_j = sizes[j]
+                if size_j < min_size:
+                    continue
+                # Positional filter (PPJoin): this is the first shared member of both, so the
+                # overlap is at most 1 + what follows it in the shorter tail.
+                need = -(-num * (size + size_j) // (num + den))
+                if 1 + min(size - p - 1, size_j - q - 1) < need:
+                    continue
+                shared = len(members[i] & members[j])
+                union = size + size_j - shared
+                if _is_pair(shared, union, t):
+                    a, b = sorted((ids[i], ids[j]))
+                    found.append(DuplicatePair(a, b, shared, union))
+            if p < indexed:
+                bucket.append((i, p))
+    return sorted(found)
+
+
+def exact_duplicates(
+    rooms: Mapping[str, frozenset[str]], *, threshold: float = 0.8, min_members: int = 3
+) -> list[DuplicatePair]:
+    """Reference implementation: every pair compared. Quadratic; for tests on samples."""
+    t = _threshold(threshold)
+    sets = _eligible(rooms, min_members)
+    found = []
+    for a, b in combinations(sorted(sets), 2):
+        shared = len(sets[a] & sets[b])
+        union = len(sets[a]) + len(sets[b]) - shared
+        if _is_pair(shared, union, t):
+            found.append(DuplicatePair(a, b, shared, union))
+    return sorted(found)
+
+
+def twins(pairs: Iterable[DuplicatePair]) -> dict[str, list[DuplicatePair]]:
+    """Pairs grouped under each room they involve."""
+    out: defaultdict[str, list[DuplicatePair]] = defaultdict(list)
+    for p in pairs:
+        out[p.a].append(p)
+        out[p.b].append(p)
+    return dict(out)

@@ -1,0 +1,96 @@
+"""Facts the engine reads and verdicts it returns; frozen so verdicts can be cached and compared."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Kind = Literal["standing", "temporary", "phase"]
+Status = Literal["active", "dissolved", "removed"]
+Action = Literal["dissolve", "merge", "register", "review", "notice"]
+
+LABEL_CODES: tuple[str, ...] = (
+    "temporary_expired",
+    "phase_expired",
+    "suspected_phase_expired",
+    "idle",
+    "duplicate",
+    "unregistered",
+    "ownerless",
+    "ending_soon",
+    "after_hours",
+    "mention_all_heavy",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DayActivity:
+    """One local day of aggregated activity; after-hours split was decided when recording."""
+
+    day: date
+    messages: int
+    after_hours: int
+    mention_all: int
+    distinct_senders: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomFacts:
+    """Everything the policies may know about a group, as of the moment of evaluation."""
+
+    room_id: str
+    topic: str
+    owner_id: str | None
+    status: Status
+    kind: Kind | None
+    end_date: date | None
+    approved: bool
+    enrolled_at: datetime
+    member_ids: frozenset[str]
+    registered_at: datetime | None = None
+    created_on: date | None = None
+    last_activity: datetime | None = None
+    daily: tuple[DayActivity, ...] = ()
+    unit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NameInference:
+    """What a group's name suggests: kind, inferred end date and the words that fired."""
+
+    kind: Kind | None
+    end_date: date | None
+    words: tuple[str, ...]
+    standing_hint: bool
+    # How the end date was found: "date" (explicit time expression), "window" (task word +
+    # default window from the reference day) or "" (no end).
+    end_source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One finding: the code and action are contract (design 4.2); reason is for people."""
+
+    code: str
+    action: Action
+    reason: str
+    rule_id: str
+    evidence: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RoomVerdict:
+    room_id: str
+    labels: tuple[Label, ...]
+    inference: NameInference | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Burden:
+    """How many active groups one person sits in, and how many of those should go."""
+
+    contact_id: str
+    active_groups: int
+    flagged_groups: int
