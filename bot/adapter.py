@@ -184,6 +184,7 @@ class WechatyAdapter:
             owner_id=payload.owner_id or None,
             member_ids=tuple(m for m in payload.member_ids if m != bot_id),
             admin_ids=tuple(payload.admin_ids or ()),
+            bot_present=bot_id in payload.member_ids,
         )
 
     async def contact_info(self, contact_id: str) -> ContactInfo | None:

@@ -32,10 +32,15 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return settings
 
 
+_ENGINES: list[Any] = []
+
+
 def _engine(settings: Settings) -> Any:
+    """The process's one engine, schema upgraded; disposed when the command ends."""
     from storage.migrate import upgrade
 
     engine = make_engine(settings.db_url)
+    _ENGINES.append(engine)
     upgrade(engine)
     return engine
 
@@ -243,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"qingqun: error: {exc}\n")
             return 2
         raise
+    finally:
+        while _ENGINES:
+            _ENGINES.pop().dispose()
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ def run_demo(settings: Settings, out: Path, db_url: str | None) -> int:
             Path(str(db) + suffix).unlink(missing_ok=True)
         settings = settings.model_copy(update={"database_url": f"sqlite:///{db}"})
     settings = settings.model_copy(update=sc.settings)
+    from bot.cli import _ENGINES
+
     engine = make_engine(settings.db_url)
+    _ENGINES.append(engine)
     upgrade(engine)
     result = run_simulation(sc, settings, engine)
     write_transcript(result.sent, out / "transcript.jsonl", sc, settings)

@@ -13,6 +13,7 @@ class RoomSnapshot:
     owner_id: str | None
     member_ids: tuple[str, ...]  # the bot excluded
     admin_ids: tuple[str, ...] = ()
+    bot_present: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -135,7 +135,7 @@ def load_scenario(path: Path) -> Scenario:
     bot_id = str(bot.get("id") or "qingqun-bot")
 
     def need_contact(cid: Any, where: str) -> str:
-        if str(cid) not in contacts:
+        if str(cid) not in contacts and str(cid) != bot_id:
             raise ScenarioError(f"{where}: unknown contact {cid!r}")
         return str(cid)
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from loguru import logger
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from bot.activity import ActivityRecorder
 from bot.clock import Clock
@@ -16,6 +17,7 @@ from bot.domain import ChatMessage, ContactInfo, OutgoingMessage, RoomSnapshot
 from bot.outbox import Outbox
 from storage import repo
 from storage.db import session_scope
+from storage.models import Contact, Room
 
 
 def greeting(bot_name: str) -> str:
@@ -78,8 +80,7 @@ class App:
                     by=None,
                     at=at,
                 )
-                if room.created_on is None:
-                    room.created_on = self._room_created.get(room.id)
+                self._fill_known(s, room)
                 if fresh:
                     repo.log_event(s, kind="enrolled", at=at, room_id=room.id, detail={"via": "login"})
             for room in repo.all_rooms(s):
@@ -87,6 +88,15 @@ class App:
                     repo.set_status(s, room=room, status="removed", at=at)
                     repo.log_event(s, kind="missing_at_login", at=at, room_id=room.id)
         logger.info("backfilled {} room(s) at login", len(rooms))
+
+    def _fill_known(self, s: Session, room: Room) -> None:
+        """What the roster knows and WeChat does not: the creation date, the owner's unit."""
+        if room.created_on is None:
+            room.created_on = self._room_created.get(room.id)
+        if room.unit is None and room.owner_id:
+            owner = s.get(Contact, room.owner_id)
+            if owner is not None and owner.unit:
+                room.unit = owner.unit
 
     def bot_invited(self, snap: RoomSnapshot, inviter_id: str | None, at: datetime) -> None:
         """The bot was added: enrol the room and greet it once."""
@@ -101,8 +111,7 @@ class App:
                 by=inviter_id,
                 at=at,
             )
-            if room.created_on is None:
-                room.created_on = self._room_created.get(room.id)
+            self._fill_known(s, room)
             repo.log_event(s, kind="bot_invited", at=at, room_id=room.id, actor_id=inviter_id)
             if fresh:
                 self.outbox.enqueue(
@@ -123,7 +132,10 @@ class App:
         with session_scope(self.engine) as s:
             room = repo.get_room(s, room_id=snap.room_id)
             if room is None or room.status != "active":
-                # A join in a room we never enrolled: the bot is evidently there, so enrol it.
+                if not snap.bot_present:
+                    logger.info("join event for room {} the bot is not in: ignored", snap.room_id)
+                    return
+                # A join in a room we never enrolled while the bot is a member: enrol it.
                 room, _ = repo.enrol_room(
                     s,
                     room_id=snap.room_id,
