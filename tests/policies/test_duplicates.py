@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.duplicates import exact_duplicates, find_duplicates
+
+
+def sample(seed: int, n: int = 2000) -> dict[str, frozenset[str]]:
+    rng = random.Random(seed)
+    people = [f"p{i}" for i in range(3000)]
+    hot = [f"boss{i}" for i in range(5)]  # officials who sit in a large share of groups
+    rooms: dict[str, frozenset[str]] = {}
+    for i in range(n):
+        size = rng.randint(2, 40)
+        members = set(rng.sample(people, size)) | set(rng.sample(hot, rng.randint(0, 3)))
+        rooms[f"r{i}"] = frozenset(members)
+        if rng.random() < 0.1:  # plant a near-duplicate: drop/add a member or two
+            twin = set(members)
+            for _ in range(rng.randint(0, 2)):
+                if twin:
+                    twin.discard(rng.choice(sorted(twin)))
+            twin |= {f"q{i}_{k}" for k in range(rng.randint(0, 2))}
+            rooms[f"t{i}"] = frozenset(twin)
+    return rooms
+
+
+def test_index_equals_all_pairs_on_sample() -> None:
+    rooms = sample(1)
+    exact = exact_duplicates(rooms, threshold=0.8, min_members=3)
+    assert len(exact) > 100  # the planted twins are really there
+    assert find_duplicates(rooms, threshold=0.8, min_members=3) == exact
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(
+        st.text("abcdef", min_size=1, max_size=3),
+        st.frozensets(st.sampled_from("ABCDEFGHIJ"), max_size=10),
+        max_size=25,
+    ),
+    st.sampled_from([0.5, 0.6, 0.75, 0.8, 0.9, 1.0]),
+    st.integers(2, 5),
+)
+def test_index_equals_all_pairs_generated(
+    rooms: dict[str, frozenset[str]], threshold: float, min_members: int
+) -> None:
+    assert find_duplicates(rooms, threshold=threshold, min_members=min_members) == exact_duplicates(
+        rooms, threshold=threshold, min_members=min_members
+    )
+
+
+def test_boundary_jaccard_is_included() -> None:
+    a = frozenset("ABCDE")
+    b = frozenset("ABCD")  # 4/5 = 0.8 exactly
+    assert [(p.a, p.b) for p in find_duplicates({"a": a, "b": b})] == [("a", "b")]

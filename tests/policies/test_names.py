@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS_SUMMARY
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from policies.names import infer_from_name, normalise
+from policies.rules import Rules, load_rules
+
+TODAY = date(2026, 11, 15)
+RULES: Rules = load_rules()
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "end"),
+    [
+        ("黑龙潭镇党政办工作群", "standing", None),
+        ("2024年秋季征兵工作群", "phase", date(2024, 12, 31)),
+        ("郾城区防汛抗旱指挥部2025汛期群", "phase", date(2025, 9, 30)),
+        ("二〇二四年春节慰问", "temporary", date(2024, 2, 17)),
+        ("24年第三季度督查", "phase", date(2024, 9, 30)),
+        ("2025年Q3督查", "phase", date(2025, 9, 30)),
+        ("2024年国庆值班群", "temporary", date(2024, 10, 7)),
+        ("值班群", "standing", None),
+        ("XX村两委班子", "standing", None),
+        ("第七次全国人口普查XX社区工作群", "phase", date(2021, 6, 30)),
+        ("２０２４年\u200b秋季征兵", "phase", date(2024, 12, 31)),
+        ("2026年11月20日会议", "temporary", date(2026, 11, 20)),
+        ("相亲相爱一家人", None, None),
+    ],
+)
+def test_examples(name: str, kind: str | None, end: date | None) -> None:
+    got = infer_from_name(name, today=TODAY, rules=RULES)
+    assert (got.kind, got.end_date) == (kind, end), got
+
+
+def test_task_word_without_time_uses_window_from_reference_day() -> None:
+    got = infer_from_name("迎接省委巡视整改临时群", today=TODAY, rules=RULES, since=date(2025, 1, 10))
+    assert got.end_source == "window"
+    assert got.end_date == date(2025, 7, 9)
+    assert infer_from_name("迎接省委巡视整改临时群", today=TODAY, rules=RULES).end_date is None
+
+
+def test_year_less_name_anchors_on_reference_day() -> None:
+    got = infer_from_name("国庆值班群", today=TODAY, rules=RULES, since=date(2025, 9, 20))
+    assert got.end_date == date(2025, 10, 8)
+    assert "国庆" in got.words
+    assert "值班" in got.words
+
+
+def test_normalise_strips_invisible_and_widens() -> None:
+    assert normalise(" ２０２４年\u200b\u200d秋季\ufeff 征兵 ") == "2024年秋季征兵"
+
+
+pieces = st.sampled_from(
+    [
+        "\u200b",
+        "\u200d",
+        "\ufeff",
+        "年",
+        "月",
+        "季度",
+        "前",
+        "十一",
+        "〇",
+        "２",
+        "🎉",
+        "q3",
+        ".",
+        "2024",
+        "99",
+        "0",
+    ]
+)
+nasty = st.lists(st.text(st.characters(codec="utf-8"), max_size=4) | pieces, max_size=20).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(nasty, st.dates(date(1, 1, 1), date(9999, 12, 31)), st.none() | st.dates())
+def test_fuzz_never_raises(name: str, today: date, since: date | None) -> None:
+    got = infer_from_name(name, today=today, rules=RULES, since=since)
+    assert got.kind in (None, "standing", "temporary", "phase")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.text(min_size=1, max_size=20).map(lambda s: (s * 1000)[:1000]))
+def test_fuzz_long_names(name: str) -> None:
+    infer_from_name("2024年" + name + "征兵", today=TODAY, rules=RULES, since=TODAY)
+
+
+def load_corpus(path: Path) -> list[tuple[str, str, str, bool, date | None]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, kind, end, ended, since = line.split("\t")
+        rows.append((name, kind, end, ended == "yes", None if since == "-" else date.fromisoformat(since)))
+    return rows
+
+
+def test_name_corpus(data_dir: Path) -> None:
+    """Precision/recall of 'unregistered group whose task has ended' on the curated corpus."""
+    rows = load_corpus(data_dir / "group_names.tsv")
+    assert len(rows) >= 300
+    tp = fp = fn = kind_ok = end_ok = end_n = 0
+    for name, kind, end, ended, since in rows:
+        got = infer_from_name(name, today=TODAY, rules=RULES, since=since)
+        predicted = got.kind in ("temporary", "phase") and got.end_date is not None and got.end_date < TODAY
+        tp += predicted and ended
+        fp += predicted and not ended
+        fn += ended and not predicted
+        k = got.kind or "none"
+        kind_ok += k == kind or (kind == "?" and k in ("temporary", "phase"))
+        if end != "-":
+            end_n += 1
+            end_ok += got.end_date is not None and got.end_date.isoformat() == end
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    CORPUS_SUMMARY.append(
+        f"name corpus: precision {precision:.3f} recall {recall:.3f} (n={len(rows)}, ended={tp + fn}); "
+        f"kind accuracy {kind_ok / len(rows):.3f}; end date exact {end_ok}/{end_n}"
+    )
+    assert precision >= 0.9
+    assert recall >= 0.85
+    assert kind_ok / len(rows) >= 0.9
