@@ -3,11 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from policy_factories import CORPUS_SUMMARY
 
 from policies.rules import Rules, load_rules
-
-# Filled by test_names.py; printed at the end of the run so the numbers show in `pytest -q`.
-CORPUS_SUMMARY: list[str] = []
 
 
 @pytest.fixture(scope="session")

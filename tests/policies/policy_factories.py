@@ -41,3 +41,7 @@ def days(
     return tuple(
         DayActivity(start + timedelta(days=i), messages, after_hours, mention_all, 2) for i in range(n)
     )
+
+
+# Filled by test_names.py; conftest prints it at the end of the run so it shows in `pytest -q`.
+CORPUS_SUMMARY: list[str] = []

@@ -4,9 +4,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS_SUMMARY
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from policy_factories import CORPUS_SUMMARY
 
 from policies.names import infer_from_name, normalise
 from policies.rules import Rules, load_rules
