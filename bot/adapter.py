@@ -25,19 +25,19 @@ from typing import Any
 import wechaty_puppet.schemas.puppet as _puppet_schema
 
 if getattr(_puppet_schema.PuppetOptions, "__hash__", None) is None:
-    _puppet_schema.PuppetOptions.__hash__ = object.__hash__  # type: ignore[method-assign]
+    _puppet_schema.PuppetOptions.__hash__ = object.__hash__
 
-from loguru import logger  # noqa: E402
-from wechaty import Contact, Message, Room, Wechaty, WechatyOptions  # noqa: E402
-from wechaty.utils.async_helper import SingleIdContainer  # noqa: E402
-from wechaty_puppet import Puppet, PuppetOptions  # noqa: E402
-from wechaty_puppet.schemas.types import MessageType  # noqa: E402
-from wechaty_puppet_service import PuppetService  # noqa: E402
+from loguru import logger
+from wechaty import Contact, Message, Room, Wechaty, WechatyOptions
+from wechaty.utils.async_helper import SingleIdContainer
+from wechaty_puppet import Puppet, PuppetOptions
+from wechaty_puppet.schemas.types import MessageType
+from wechaty_puppet_service import PuppetService
 
-from bot.domain import ChatMessage, ContactInfo, RoomSnapshot  # noqa: E402
-from bot.logs import tame_library_loggers  # noqa: E402
-from bot.outbox import Delivery, SendError  # noqa: E402
-from bot.services import App  # noqa: E402
+from bot.domain import ChatMessage, ContactInfo, RoomSnapshot
+from bot.logs import tame_library_loggers
+from bot.outbox import Delivery, SendError
+from bot.services import App
 
 tame_library_loggers()
 
@@ -93,7 +93,7 @@ def repair_wire_event(kind: int, payload: str, received_at: float | None = None)
     return json.dumps(data)
 
 
-class GuardedPuppetService(PuppetService):  # type: ignore[misc]
+class GuardedPuppetService(PuppetService):
     """PuppetService whose event stream is sanitised before python-wechaty parses it."""
 
     async def _listen_for_event(self) -> None:
@@ -224,7 +224,9 @@ class WechatyAdapter:
             await self._note_owner(snap)
         self.logged_in.set()
 
-    async def _on_room_join(self, room: Room, invitees: list[Contact], inviter: Contact, date: datetime) -> None:
+    async def _on_room_join(
+        self, room: Room, invitees: list[Contact], inviter: Contact, date: datetime
+    ) -> None:
         at = _utc(date)
         ids = [c.contact_id for c in invitees]
         snap = await self.snapshot(room.room_id)
@@ -238,7 +240,9 @@ class WechatyAdapter:
         if ids:
             self.app.members_joined(snap, ids, inviter_id, at)
 
-    async def _on_room_leave(self, room: Room, leavers: list[Contact], remover: Contact, date: datetime) -> None:
+    async def _on_room_leave(
+        self, room: Room, leavers: list[Contact], remover: Contact, date: datetime
+    ) -> None:
         at = _utc(date)
         ids = [c.contact_id for c in leavers]
         remover_id = remover.contact_id if remover is not None and remover.contact_id else None
@@ -276,7 +280,8 @@ class WechatyAdapter:
                 room_id=room_id,
                 talker_id=talker_id,
                 at=_utc(msg.date()),
-                mention_all=bool(mention_ids & MENTION_ALL_IDS) or (room_id is not None and room_id in mention_ids),
+                mention_all=bool(mention_ids & MENTION_ALL_IDS)
+                or (room_id is not None and room_id in mention_ids),
                 command_text=command_text,
             )
         )

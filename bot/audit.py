@@ -34,9 +34,9 @@ def as_of(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=tz).astimezone(UTC)
 
 
-def load_facts(engine: Engine, now: datetime, tz: ZoneInfo, window_days: int = 90) -> tuple[
-    list[Room], list[RoomFacts], dict[str, list[DailyActivity]], dict[str, list[str]]
-]:
+def load_facts(
+    engine: Engine, now: datetime, tz: ZoneInfo, window_days: int = 90
+) -> tuple[list[Room], list[RoomFacts], dict[str, list[DailyActivity]], dict[str, list[str]]]:
     """Read what the policies need in a handful of queries (no per-room queries)."""
     today = now.astimezone(tz).date()
     with session_scope(engine) as s:
@@ -78,7 +78,9 @@ def load_facts(engine: Engine, now: datetime, tz: ZoneInfo, window_days: int = 9
     return rooms, facts, by_room, pending
 
 
-def run_audit(engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo) -> tuple[list[AuditRow], list[Burden]]:
+def run_audit(
+    engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo
+) -> tuple[list[AuditRow], list[Burden]]:
     rooms, facts, by_room, pending = load_facts(engine, now, tz)
     verdicts = evaluate(facts, rules, now)
     today = now.astimezone(tz).date()

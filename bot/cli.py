@@ -90,7 +90,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.transcript:
         write_transcript(result.sent, Path(args.transcript), sc, settings)
     sys.stdout.write(
-        f"模拟完成：{result.events} 个事件，{result.messages} 条群消息，机器人发出 {len(result.sent)} 条消息\n"
+        f"模拟完成：{result.events} 个事件，{result.messages} 条群消息，"
+        f"机器人发出 {len(result.sent)} 条消息\n"
     )
     return 0
 

@@ -10,10 +10,28 @@ from loguru import logger
 
 # python-wechaty logs whole messages (text included) at INFO, e.g. 'receive message <Message…\ttext>'.
 # Its loggers are capped at WARNING so message text can never reach our logs.
-_LIBRARY_PREFIXES = ("Wechaty", "wechaty", "Puppet", "puppet", "Message", "Room", "Contact",
-                     "Friendship", "Tag", "Favorite", "Image", "MiniProgram", "UrlLink",
-                     "RoomInvitation", "ContactSelf", "Accessory", "FileBox", "grpclib", "apscheduler",
-                     "alembic")
+_LIBRARY_PREFIXES = (
+    "Wechaty",
+    "wechaty",
+    "Puppet",
+    "puppet",
+    "Message",
+    "Room",
+    "Contact",
+    "Friendship",
+    "Tag",
+    "Favorite",
+    "Image",
+    "MiniProgram",
+    "UrlLink",
+    "RoomInvitation",
+    "ContactSelf",
+    "Accessory",
+    "FileBox",
+    "grpclib",
+    "apscheduler",
+    "alembic",
+)
 
 
 class InterceptHandler(logging.Handler):

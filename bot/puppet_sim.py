@@ -74,7 +74,9 @@ class SentMessage:
 class SimPuppet(Puppet):  # type: ignore[misc]
     """Holds a small WeChat world and emits events into whichever Wechaty is listening."""
 
-    def __init__(self, bot_id: str, bot_name: str, now: Callable[[], datetime], wire_guard: WireGuard | None = None):
+    def __init__(
+        self, bot_id: str, bot_name: str, now: Callable[[], datetime], wire_guard: WireGuard | None = None
+    ):
         super().__init__(options=PuppetOptions(), name="sim")
         self.bot_id = bot_id
         self.now = now
@@ -115,27 +117,56 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         if name == "message":
             self._emitter.emit("message", EventMessagePayload(message_id=wire["messageId"]))
         elif name == "room-join":
-            self._emitter.emit("room-join", EventRoomJoinPayload(
-                invited_ids=wire.get("inviteeIdList", []), inviter_id=wire.get("inviterId"),
-                room_id=wire.get("roomId"), timestamp=wire.get("timestamp")))
+            self._emitter.emit(
+                "room-join",
+                EventRoomJoinPayload(
+                    invited_ids=wire.get("inviteeIdList", []),
+                    inviter_id=wire.get("inviterId"),
+                    room_id=wire.get("roomId"),
+                    timestamp=wire.get("timestamp"),
+                ),
+            )
         elif name == "room-leave":
-            self._emitter.emit("room-leave", EventRoomLeavePayload(
-                removed_ids=wire.get("removeeIdList", []), remover_id=wire.get("removerId"),
-                room_id=wire.get("roomId"), timestamp=wire.get("timestamp")))
+            self._emitter.emit(
+                "room-leave",
+                EventRoomLeavePayload(
+                    removed_ids=wire.get("removeeIdList", []),
+                    remover_id=wire.get("removerId"),
+                    room_id=wire.get("roomId"),
+                    timestamp=wire.get("timestamp"),
+                ),
+            )
         elif name == "room-topic":
-            self._emitter.emit("room-topic", EventRoomTopicPayload(
-                changer_id=wire.get("changerId"), new_topic=wire.get("newTopic"),
-                old_topic=wire.get("oldTopic"), room_id=wire.get("roomId"), timestamp=wire.get("timestamp")))
+            self._emitter.emit(
+                "room-topic",
+                EventRoomTopicPayload(
+                    changer_id=wire.get("changerId"),
+                    new_topic=wire.get("newTopic"),
+                    old_topic=wire.get("oldTopic"),
+                    room_id=wire.get("roomId"),
+                    timestamp=wire.get("timestamp"),
+                ),
+            )
         else:
             raise ValueError(f"unsupported raw event {name!r}")
 
-    def say(self, talker_id: str, text: str, room_id: str | None = None,
-            mention_ids: list[str] | None = None, message_type: Any = None) -> str:
+    def say(
+        self,
+        talker_id: str,
+        text: str,
+        room_id: str | None = None,
+        mention_ids: list[str] | None = None,
+        message_type: Any = None,
+    ) -> str:
         msg_id = f"sim-msg-{next(self._ids)}"
         self.messages[msg_id] = MessagePayload(
-            id=msg_id, text=text, timestamp=int(self._ts()),
+            id=msg_id,
+            text=text,
+            timestamp=int(self._ts()),
             type=message_type if message_type is not None else MessageType.MESSAGE_TYPE_TEXT,
-            from_id=talker_id, room_id=room_id or "", to_id="" if room_id else self.bot_id,
+            from_id=talker_id,
+            room_id=room_id or "",
+            to_id="" if room_id else self.bot_id,
             mention_ids=list(mention_ids or []),
         )
         self.emit_raw("message", {"messageId": msg_id})
@@ -146,28 +177,46 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         for m in member_ids:
             if m not in room.member_ids:
                 room.member_ids.append(m)
-        self.emit_raw("room-join", {"roomId": room_id, "inviteeIdList": member_ids,
-                                    "inviterId": by or member_ids[0], "timestamp": self._ts()})
+        self.emit_raw(
+            "room-join",
+            {
+                "roomId": room_id,
+                "inviteeIdList": member_ids,
+                "inviterId": by or member_ids[0],
+                "timestamp": self._ts(),
+            },
+        )
 
     def leave(self, room_id: str, member_ids: list[str], by: str | None) -> None:
         room = self.rooms[room_id]
         room.member_ids = [m for m in room.member_ids if m not in member_ids]
-        self.emit_raw("room-leave", {"roomId": room_id, "removeeIdList": member_ids,
-                                     "removerId": by or member_ids[0], "timestamp": self._ts()})
+        self.emit_raw(
+            "room-leave",
+            {
+                "roomId": room_id,
+                "removeeIdList": member_ids,
+                "removerId": by or member_ids[0],
+                "timestamp": self._ts(),
+            },
+        )
 
     def change_topic(self, room_id: str, topic: str, by: str) -> None:
         room = self.rooms[room_id]
         old, room.topic = room.topic, topic
-        self.emit_raw("room-topic", {"roomId": room_id, "newTopic": topic, "oldTopic": old,
-                                     "changerId": by, "timestamp": self._ts()})
+        self.emit_raw(
+            "room-topic",
+            {"roomId": room_id, "newTopic": topic, "oldTopic": old, "changerId": by, "timestamp": self._ts()},
+        )
 
     def dissolve(self, room_id: str, by: str) -> None:
         """Disbanding removes everybody, the bot included."""
         room = self.rooms[room_id]
         everyone = list(room.member_ids)
         room.member_ids, room.alive = [], False
-        self.emit_raw("room-leave", {"roomId": room_id, "removeeIdList": everyone,
-                                     "removerId": by, "timestamp": self._ts()})
+        self.emit_raw(
+            "room-leave",
+            {"roomId": room_id, "removeeIdList": everyone, "removerId": by, "timestamp": self._ts()},
+        )
 
     # ------------------------------------------------------------ Puppet API used by Wechaty
 
@@ -211,8 +260,13 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         r = self.rooms.get(room_id)
         if r is None:
             raise OSError(f"unknown room {room_id}")
-        return RoomPayload(id=r.id, topic=r.topic, owner_id=r.owner_id,
-                           admin_ids=list(r.admin_ids), member_ids=list(r.member_ids))
+        return RoomPayload(
+            id=r.id,
+            topic=r.topic,
+            owner_id=r.owner_id,
+            admin_ids=list(r.admin_ids),
+            member_ids=list(r.member_ids),
+        )
 
     async def room_members(self, room_id: str) -> list[str]:
         return list((await self.room_payload(room_id)).member_ids)
@@ -224,18 +278,32 @@ class SimPuppet(Puppet):  # type: ignore[misc]
     async def message_payload(self, message_id: str) -> MessagePayload:
         return self.messages[message_id]
 
-    async def message_send_text(self, conversation_id: str, message: str,
-                                mention_ids: list[str] | None = None) -> str:
+    async def message_send_text(
+        self, conversation_id: str, message: str, mention_ids: list[str] | None = None
+    ) -> str:
         if conversation_id in self.refuse:
             raise OSError(f"gateway refused the send to {conversation_id}")
         is_room = conversation_id in self.rooms
         at = self.now()
-        self.sent.append(SentMessage(at, conversation_id, conversation_id if is_room else None,
-                                     None if is_room else conversation_id, message,
-                                     tuple(mention_ids or ())))
+        self.sent.append(
+            SentMessage(
+                at,
+                conversation_id,
+                conversation_id if is_room else None,
+                None if is_room else conversation_id,
+                message,
+                tuple(mention_ids or ()),
+            )
+        )
         msg_id = f"sim-out-{next(self._ids)}"
         self.messages[msg_id] = MessagePayload(
-            id=msg_id, text=message, timestamp=int(at.timestamp()), type=MessageType.MESSAGE_TYPE_TEXT,
-            from_id=self.bot_id, room_id=conversation_id if is_room else "",
-            to_id="" if is_room else conversation_id, mention_ids=list(mention_ids or []))
+            id=msg_id,
+            text=message,
+            timestamp=int(at.timestamp()),
+            type=MessageType.MESSAGE_TYPE_TEXT,
+            from_id=self.bot_id,
+            room_id=conversation_id if is_room else "",
+            to_id="" if is_room else conversation_id,
+            mention_ids=list(mention_ids or []),
+        )
         return msg_id

@@ -31,25 +31,40 @@ def print_audit(rows: list[AuditRow], tz: ZoneInfo, now: datetime, console: Cons
         table.add_column(col, overflow="fold")
     for row in rows:
         j = row_json(row, tz)
-        advice = "\n".join(f"[{ACTION_CN.get(lb['action'], lb['action'])}] {lb['reason']}" for lb in j["labels"])
+        advice = "\n".join(
+            f"[{ACTION_CN.get(lb['action'], lb['action'])}] {lb['reason']}" for lb in j["labels"]
+        )
         if row.pending:
             advice += ("\n" if advice else "") + "待审批：" + "、".join(row.pending)
         table.add_row(
-            j["topic"], j["owner_id"] or "-", STATUS_CN.get(j["status"], j["status"]),
-            KIND_CN.get(j["kind"], "-"), j["end_date"] or "-", str(j["member_count"]),
-            str(j["messages_30d"]), (j["last_activity"] or "-")[:10], advice or "无",
+            j["topic"],
+            j["owner_id"] or "-",
+            STATUS_CN.get(j["status"], j["status"]),
+            KIND_CN.get(j["kind"], "-"),
+            j["end_date"] or "-",
+            str(j["member_count"]),
+            str(j["messages_30d"]),
+            (j["last_activity"] or "-")[:10],
+            advice or "无",
         )
     console.print(table)
     counts = Counter(lb.code for r in rows for lb in r.verdict.labels)
     active = sum(1 for r in rows if r.room.status == "active")
-    console.print(f"共 {len(rows)} 个群，在用 {active} 个；标签：" +
-                  ("，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "无"))
+    console.print(
+        f"共 {len(rows)} 个群，在用 {active} 个；标签："
+        + ("，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "无")
+    )
 
 
 def burden_json(burdens: list[Burden]) -> str:
     return json.dumps(
-        [{"contact_id": b.contact_id, "active_groups": b.active_groups, "flagged_groups": b.flagged_groups}
-         for b in burdens], ensure_ascii=False, indent=2)
+        [
+            {"contact_id": b.contact_id, "active_groups": b.active_groups, "flagged_groups": b.flagged_groups}
+            for b in burdens
+        ],
+        ensure_ascii=False,
+        indent=2,
+    )
 
 
 def print_burden(burdens: list[Burden], engine: Engine, console: Console | None = None) -> None:
@@ -61,26 +76,53 @@ def print_burden(burdens: list[Burden], engine: Engine, console: Console | None 
         table.add_column(col)
     for b in burdens:
         c = people.get(b.contact_id)
-        table.add_row(c.name if c and c.name else b.contact_id, (c.unit if c else None) or "-",
-                      str(b.active_groups), str(b.flagged_groups))
+        table.add_row(
+            c.name if c and c.name else b.contact_id,
+            (c.unit if c else None) or "-",
+            str(b.active_groups),
+            str(b.flagged_groups),
+        )
     console.print(table)
 
 
-LEDGER_COLUMNS = ["群ID", "群名", "群主", "单位", "状态", "类型", "截止日期", "人数", "近30天消息",
-                  "最后发言", "建议动作", "原因", "待审批"]
+LEDGER_COLUMNS = [
+    "群ID",
+    "群名",
+    "群主",
+    "单位",
+    "状态",
+    "类型",
+    "截止日期",
+    "人数",
+    "近30天消息",
+    "最后发言",
+    "建议动作",
+    "原因",
+    "待审批",
+]
 
 
 def _ledger_rows(rows: list[AuditRow], tz: ZoneInfo) -> list[list[object]]:
     out: list[list[object]] = []
     for row in rows:
         j = row_json(row, tz)
-        out.append([
-            j["room_id"], j["topic"], j["owner_id"] or "", j["unit"] or "",
-            STATUS_CN.get(j["status"], j["status"]), KIND_CN.get(j["kind"], ""), j["end_date"] or "",
-            j["member_count"], j["messages_30d"], j["last_activity"] or "",
-            "、".join(dict.fromkeys(ACTION_CN.get(lb["action"], lb["action"]) for lb in j["labels"])),
-            "；".join(lb["reason"] for lb in j["labels"]), "、".join(row.pending),
-        ])
+        out.append(
+            [
+                j["room_id"],
+                j["topic"],
+                j["owner_id"] or "",
+                j["unit"] or "",
+                STATUS_CN.get(j["status"], j["status"]),
+                KIND_CN.get(j["kind"], ""),
+                j["end_date"] or "",
+                j["member_count"],
+                j["messages_30d"],
+                j["last_activity"] or "",
+                "、".join(dict.fromkeys(ACTION_CN.get(lb["action"], lb["action"]) for lb in j["labels"])),
+                "；".join(lb["reason"] for lb in j["labels"]),
+                "、".join(row.pending),
+            ]
+        )
     return out
 
 
@@ -106,29 +148,35 @@ def export_ledger(rows: list[AuditRow], path: Path, tz: ZoneInfo) -> None:
     for r in data:
         ws.append(r)
     ws.freeze_panes = "A2"
-    for letter, width in zip("ABCDEFGHIJKLM", (22, 30, 12, 12, 10, 8, 12, 6, 10, 26, 14, 60, 12), strict=True):
+    for letter, width in zip(
+        "ABCDEFGHIJKLM", (22, 30, 12, 12, 10, 8, 12, 6, 10, 26, 14, 60, 12), strict=True
+    ):
         ws.column_dimensions[letter].width = width
     wb.save(path)
 
 
 def write_chart(rows: list[AuditRow], path: Path) -> None:
     """An SVG bar chart of groups per suggested action (no plotting dependency needed)."""
-    counts = Counter()
+    counts: Counter[str] = Counter()
     for r in rows:
         if r.room.status != "active":
             counts["已解散/移出"] += 1
             continue
         actions = {lb.action for lb in r.verdict.labels}
-        key = next((ACTION_CN[a] for a in ("dissolve", "merge", "review", "register", "notice") if a in actions),
-                   "正常")
+        key = next(
+            (ACTION_CN[a] for a in ("dissolve", "merge", "review", "register", "notice") if a in actions),
+            "正常",
+        )
         counts["建议" + key if key != "正常" else key] += 1
     items = sorted(counts.items(), key=lambda kv: -kv[1])
     top = max((v for _, v in items), default=1)
     bar_w, gap, h = 70, 30, 260
     width = len(items) * (bar_w + gap) + gap
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 80}" '
-             'font-family="Noto Sans CJK SC, sans-serif" font-size="13">',
-             f'<text x="{gap}" y="22" font-size="16">工作群清理情况（共 {len(rows)} 个）</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 80}" '
+        'font-family="Noto Sans CJK SC, sans-serif" font-size="13">',
+        f'<text x="{gap}" y="22" font-size="16">工作群清理情况（共 {len(rows)} 个）</text>',
+    ]
     for i, (label, v) in enumerate(items):
         x = gap + i * (bar_w + gap)
         bh = int(h * v / top) - 40 if top else 0

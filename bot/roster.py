@@ -29,6 +29,7 @@ def load_roster(path: Path) -> Roster:
         role = str(c.get("role", "staff"))
         if role not in ("staff", "supervisor"):
             raise ScenarioError(f"{path}: contacts[{i}] role must be staff or supervisor")
-        contacts.append((str(c["id"]), str(c.get("name") or c["id"]), c.get("unit"), role,
-                         bool(c.get("friend", True))))
+        contacts.append(
+            (str(c["id"]), str(c.get("name") or c["id"]), c.get("unit"), role, bool(c.get("friend", True)))
+        )
     return Roster(units=units, contacts=contacts)

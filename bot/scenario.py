@@ -153,9 +153,12 @@ def load_scenario(path: Path) -> Scenario:
             except ValueError:
                 raise ScenarioError(f"{where}: bad created date {created!r}") from None
         rooms[str(r["id"])] = RoomSpec(
-            str(r["id"]), str(r["topic"]), owner,
+            str(r["id"]),
+            str(r["topic"]),
+            owner,
             members if owner in members else (owner, *members),
-            tuple(need_contact(a, where) for a in r.get("admins") or []), created,
+            tuple(need_contact(a, where) for a in r.get("admins") or []),
+            created,
         )
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
@@ -179,16 +182,41 @@ def load_scenario(path: Path) -> Scenario:
         last = at
         kinds = [k for k in EVENT_KEYS if k in e]
         if len(kinds) != 1:
-            unknown = sorted(set(e) - {"at", "by", "from", "room", "members", "to", "count", "every",
-                                       "mention_all", "payload", *EVENT_KEYS})
+            unknown = sorted(
+                set(e)
+                - {
+                    "at",
+                    "by",
+                    "from",
+                    "room",
+                    "members",
+                    "to",
+                    "count",
+                    "every",
+                    "mention_all",
+                    "payload",
+                    *EVENT_KEYS,
+                }
+            )
             what = f"unknown event {unknown}" if unknown else f"expected one of {', '.join(EVENT_KEYS)}"
             raise ScenarioError(f"{where}: {what}")
         kind = kinds[0]
         by = need_contact(e["by"], where) if e.get("by") is not None else None
         if kind == "say":
             room = need_room(e["room"], where) if e.get("room") else None
-            events.append(Event(at, "say", {"room": room, "from": need_contact(e.get("from"), where),
-                                            "text": str(e["say"]), "mention_all": bool(e.get("mention_all"))}, where))
+            events.append(
+                Event(
+                    at,
+                    "say",
+                    {
+                        "room": room,
+                        "from": need_contact(e.get("from"), where),
+                        "text": str(e["say"]),
+                        "mention_all": bool(e.get("mention_all")),
+                    },
+                    where,
+                )
+            )
         elif kind == "burst":
             room = need_room(e["burst"], where)
             senders = e.get("from") or []
@@ -198,8 +226,19 @@ def load_scenario(path: Path) -> Scenario:
                 raise ScenarioError(f"{where}: burst needs from: [ids] and a positive count")
             every = _parse_every(e.get("every", "1m"), where)
             for n in range(count):
-                events.append(Event(at + n * every, "say", {"room": room, "from": senders[n % len(senders)],
-                                                            "text": "收到", "mention_all": False}, where))
+                events.append(
+                    Event(
+                        at + n * every,
+                        "say",
+                        {
+                            "room": room,
+                            "from": senders[n % len(senders)],
+                            "text": "收到",
+                            "mention_all": False,
+                        },
+                        where,
+                    )
+                )
         elif kind in ("invite", "remove_bot", "dissolve"):
             room = need_room(e[kind], where)
             if kind != "invite" and by is None:
@@ -207,19 +246,23 @@ def load_scenario(path: Path) -> Scenario:
             events.append(Event(at, kind, {"room": room, "by": by}, where))
         elif kind in ("join", "leave"):
             room = need_room(e[kind], where)
-            members = [need_contact(m, where) for m in e.get("members") or []]
-            if not members:
+            joined = [need_contact(m, where) for m in e.get("members") or []]
+            if not joined:
                 raise ScenarioError(f"{where}: {kind} needs members")
-            events.append(Event(at, kind, {"room": room, "members": members, "by": by}, where))
+            events.append(Event(at, kind, {"room": room, "members": joined, "by": by}, where))
         elif kind == "topic":
             room = need_room(e["topic"], where)
             if not e.get("to"):
                 raise ScenarioError(f"{where}: topic needs to: <new topic>")
-            events.append(Event(at, kind, {"room": room, "to": str(e["to"]), "by": by or rooms[room].owner}, where))
+            events.append(
+                Event(at, kind, {"room": room, "to": str(e["to"]), "by": by or rooms[room].owner}, where)
+            )
         elif kind == "raw":
             if e["raw"] not in ("room-join", "room-leave", "room-topic", "message"):
                 raise ScenarioError(f"{where}: raw must be room-join, room-leave, room-topic or message")
-            events.append(Event(at, kind, {"event": e["raw"], "payload": dict(e.get("payload") or {})}, where))
+            events.append(
+                Event(at, kind, {"event": e["raw"], "payload": dict(e.get("payload") or {})}, where)
+            )
     events.sort(key=lambda ev: ev.at)  # bursts interleave with later entries
     sc.events = events
     return sc

@@ -150,7 +150,9 @@ class App:
                 repo.add_members(s, room=room, member_ids=joined, at=at)
                 if snap.owner_id:
                     room.owner_id = snap.owner_id
-            repo.log_event(s, kind="members_joined", at=at, room_id=room.id, actor_id=inviter_id, subjects=joined)
+            repo.log_event(
+                s, kind="members_joined", at=at, room_id=room.id, actor_id=inviter_id, subjects=joined
+            )
 
     def members_left(self, room_id: str, left: Sequence[str], remover_id: str | None, at: datetime) -> None:
         with session_scope(self.engine) as s:
@@ -170,7 +172,9 @@ class App:
                 logger.info("bot left unknown room {}: ignored", room_id)
                 return
             if dissolved:
-                repo.remove_members(s, room=room, member_ids=repo.current_member_ids(s, room_id=room_id), at=at)
+                repo.remove_members(
+                    s, room=room, member_ids=repo.current_member_ids(s, room_id=room_id), at=at
+                )
             repo.set_status(s, room=room, status=status, at=at)
             repo.log_event(s, kind=f"room_{status}", at=at, room_id=room_id, actor_id=remover_id)
         logger.info("room {} is now {}", room_id, status)

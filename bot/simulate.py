@@ -59,14 +59,17 @@ def _mentions(text: str, sc: Scenario, mention_all: bool) -> list[str]:
 
 
 class Simulation:
-    def __init__(self, sc: Scenario, settings: Settings, engine: Engine,
-                 jobs: Callable[[App], list[Job]] | None = None) -> None:
+    def __init__(
+        self, sc: Scenario, settings: Settings, engine: Engine, jobs: Callable[[App], list[Job]] | None = None
+    ) -> None:
         self.sc = sc
         self.settings = settings
         self.clock = VirtualClock(sc.start)
         self.app = App(engine=engine, settings=settings, clock=self.clock, seed=0)
         self.puppet = SimPuppet(
-            sc.bot_id, sc.bot_name, self.clock.now,
+            sc.bot_id,
+            sc.bot_name,
+            self.clock.now,
             wire_guard=lambda kind, payload: repair_wire_event(kind, payload, self.clock.now().timestamp()),
         )
         for c in sc.contacts.values():
@@ -83,7 +86,9 @@ class Simulation:
             self.app.flush()
             self._last_flush = now
 
-    async def run_until(self, target: datetime, adapter: WechatyAdapter, keep: set[asyncio.Task[None]]) -> None:
+    async def run_until(
+        self, target: datetime, adapter: WechatyAdapter, keep: set[asyncio.Task[None]]
+    ) -> None:
         """Advance virtual time to `target`, delivering the outbox and firing jobs on the way."""
         while True:
             now = self.clock.now()
@@ -110,8 +115,12 @@ class Simulation:
     def apply(self, ev: Event) -> None:
         d, p = ev.data, self.puppet
         if ev.kind == "say":
-            p.say(d["from"], d["text"], room_id=d["room"],
-                  mention_ids=_mentions(d["text"], self.sc, d["mention_all"]) if d["room"] else None)
+            p.say(
+                d["from"],
+                d["text"],
+                room_id=d["room"],
+                mention_ids=_mentions(d["text"], self.sc, d["mention_all"]) if d["room"] else None,
+            )
             self.messages += 1
         elif ev.kind == "invite":
             p.join(d["room"], [self.sc.bot_id], d["by"] or self.sc.rooms[d["room"]].owner)
@@ -130,11 +139,13 @@ class Simulation:
 
     async def run(self, until: datetime | None = None) -> SimResult:
         sc = self.sc
-        self.app.apply_roster(Roster(
-            units=sc.units,
-            contacts=[(c.id, c.name, c.unit, c.role, c.friend) for c in sc.contacts.values()],
-            room_created={r.id: r.created for r in sc.rooms.values() if r.created},
-        ))
+        self.app.apply_roster(
+            Roster(
+                units=sc.units,
+                contacts=[(c.id, c.name, c.unit, c.role, c.friend) for c in sc.contacts.values()],
+                room_created={r.id: r.created for r in sc.rooms.values() if r.created},
+            )
+        )
         self.app.outbox.recover()
         adapter = WechatyAdapter(self.app, self.puppet)
         task = await adapter.start()
@@ -174,8 +185,13 @@ def write_transcript(sent: list[SentMessage], path: Path, sc: Scenario, settings
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
-def run_simulation(sc: Scenario, settings: Settings, engine: Engine, until: datetime | None = None,
-                   jobs: Callable[[App], list[Job]] | None = None) -> SimResult:
+def run_simulation(
+    sc: Scenario,
+    settings: Settings,
+    engine: Engine,
+    until: datetime | None = None,
+    jobs: Callable[[App], list[Job]] | None = None,
+) -> SimResult:
     sim = Simulation(sc, settings, engine, jobs)
     result: Awaitable[SimResult] = sim.run(until)
     return asyncio.run(result)  # type: ignore[arg-type]

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from storage.models import (
     Contact,
@@ -27,7 +26,13 @@ from storage.models import (
 )
 
 
-def _insert(session: Session, table: Any) -> Insert:
+def _table(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel class (for executemany statements that bypass the ORM)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def _insert(session: Session, table: Any) -> Any:
     """A dialect-specific INSERT so ON CONFLICT works on SQLite and PostgreSQL alike."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
@@ -73,7 +78,7 @@ def upsert_contact(
 def unit_subtree(session: Session, *, root: str) -> set[str]:
     """The unit and all units below it."""
     children: dict[str | None, list[str]] = {}
-    for unit in session.exec(select(Unit)).scalars():  # type: ignore[call-overload]
+    for unit in session.scalars(select(Unit)):
         children.setdefault(unit.parent, []).append(unit.name)
     out, todo = set(), [root]
     while todo:
@@ -122,12 +127,12 @@ def enrol_room(
 
 
 def current_member_ids(session: Session, *, room_id: str) -> set[str]:
-    rows = session.exec(
-        select(Membership.contact_id).where(  # type: ignore[call-overload]
-            Membership.room_id == room_id, col(Membership.left_at).is_(None)
+    rows = session.scalars(
+        select(col(Membership.contact_id)).where(
+            col(Membership.room_id) == room_id, col(Membership.left_at).is_(None)
         )
     )
-    return set(rows.scalars())
+    return set(rows)
 
 
 def sync_members(session: Session, *, room: Room, member_ids: Iterable[str], at: datetime) -> None:
@@ -170,9 +175,7 @@ def remove_members(session: Session, *, room: Room, member_ids: Iterable[str], a
 def change_topic(session: Session, *, room: Room, new_topic: str, by: str | None, at: datetime) -> None:
     if room.topic == new_topic:
         return
-    session.add(
-        TopicChange(room_id=room.id, at=at, old_topic=room.topic, new_topic=new_topic, changed_by=by)
-    )
+    session.add(TopicChange(room_id=room.id, at=at, old_topic=room.topic, new_topic=new_topic, changed_by=by))
     room.topic = new_topic
 
 
@@ -204,13 +207,13 @@ def log_event(
 
 
 def all_rooms(session: Session) -> list[Room]:
-    return list(session.exec(select(Room).order_by(Room.id)).scalars())  # type: ignore[call-overload]
+    return list(session.scalars(select(Room).order_by(Room.id)))
 
 
 def current_members_by_room(session: Session) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     rows = session.execute(
-        select(Membership.room_id, Membership.contact_id).where(col(Membership.left_at).is_(None))
+        select(col(Membership.room_id), col(Membership.contact_id)).where(col(Membership.left_at).is_(None))
     )
     for room_id, contact_id in rows:
         out.setdefault(room_id, set()).add(contact_id)
@@ -219,12 +222,12 @@ def current_members_by_room(session: Session) -> dict[str, set[str]]:
 
 def activity_since(session: Session, *, since: date) -> list[DailyActivity]:
     return list(
-        session.exec(select(DailyActivity).where(col(DailyActivity.day) >= since)).scalars()  # type: ignore[call-overload]
+        session.scalars(select(DailyActivity).where(col(DailyActivity.day) >= since))
     )
 
 
 def contacts(session: Session) -> dict[str, Contact]:
-    return {c.id: c for c in session.exec(select(Contact)).scalars()}  # type: ignore[call-overload]
+    return {c.id: c for c in session.scalars(select(Contact))}
 
 
 # ---------------------------------------------------------------- activity
@@ -248,17 +251,17 @@ def flush_activity(
     if not days:
         return
     conn = session.connection()
-    da = DailyActivity.__table__.c  # type: ignore[attr-defined]
-    ins = _insert(session, SenderDay.__table__)
+    da = _table(DailyActivity).c
+    ins = _insert(session, _table(SenderDay))
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=["room_id", "day", "contact_id"],
-            set_={"messages": SenderDay.__table__.c.messages + ins.excluded.messages},  # type: ignore[attr-defined]
+            set_={"messages": _table(SenderDay).c.messages + ins.excluded.messages},
         ),
         [{"room_id": r, "day": d, "contact_id": c, "messages": n} for (r, d, c), n in senders.items()],
     )
-    ins = _insert(session, DailyActivity.__table__)
-    last_col = DailyActivity.__table__.c.last_at  # type: ignore[attr-defined]
+    ins = _insert(session, _table(DailyActivity))
+    last_col = _table(DailyActivity).c.last_at
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=["room_id", "day"],
@@ -284,9 +287,9 @@ def flush_activity(
             for (r, d), c in days.items()
         ],
     )
-    sd = SenderDay.__table__.c  # type: ignore[attr-defined]
+    sd = _table(SenderDay).c
     conn.execute(
-        update(DailyActivity.__table__)  # type: ignore[arg-type]
+        update(_table(DailyActivity))
         .where(and_(da.room_id == bindparam("r"), da.day == bindparam("d")))
         .values(
             distinct_senders=select(func.count())
@@ -300,10 +303,10 @@ def flush_activity(
     for (room_id, _), c in days.items():
         if c.last_at and (room_id not in latest or c.last_at > latest[room_id]):
             latest[room_id] = c.last_at
-    rc = Room.__table__.c  # type: ignore[attr-defined]
+    rc = _table(Room).c
     at_param = bindparam("at", type_=UTCDateTime())
     conn.execute(
-        update(Room.__table__)  # type: ignore[arg-type]
+        update(_table(Room))
         .where(rc.id == bindparam("rid"), func.coalesce(rc.last_activity_at, at_param) <= at_param)
         .values(last_activity_at=at_param)
         .execution_options(synchronize_session=False),
@@ -358,21 +361,19 @@ def claim_next_outbox(session: Session, *, now: datetime) -> Outbox | None:
 
 
 def next_outbox_due(session: Session) -> datetime | None:
-    return session.execute(  # type: ignore[no-any-return]
+    return session.execute(
         select(func.min(Outbox.not_before)).where(col(Outbox.status) == "pending")
     ).scalar()
 
 
 def last_sent_at(session: Session) -> datetime | None:
     value = session.execute(select(func.max(Outbox.sent_at))).scalar()
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def sent_since(session: Session, *, since: datetime) -> int:
     return int(
-        session.execute(
-            select(func.count()).select_from(Outbox).where(col(Outbox.sent_at) >= since)
-        ).scalar()
+        session.execute(select(func.count()).select_from(Outbox).where(col(Outbox.sent_at) >= since)).scalar()
         or 0
     )
 
@@ -390,7 +391,7 @@ def pending_requests_by_room(session: Session) -> dict[str, list[str]]:
 
     out: dict[str, list[str]] = {}
     rows = session.execute(
-        select(ApprovalRequest.room_id, ApprovalRequest.kind)
+        select(col(ApprovalRequest.room_id), col(ApprovalRequest.kind))
         .where(col(ApprovalRequest.status) == "pending")
         .order_by(col(ApprovalRequest.id))
     )
