@@ -108,6 +108,8 @@ class Outbox:
 
     def allowed_at(self, now: datetime) -> datetime:
         """The earliest moment at or after `now` inside working hours."""
+        if not self._settings.quiet_hours:
+            return now
         local = now.astimezone(self._tz)
         nxt = workcal.next_working_time(local, self._start, self._end)
         return nxt if nxt == local else nxt.astimezone(now.tzinfo)
