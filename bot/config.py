@@ -41,7 +41,8 @@ class _TomlFileSource(PydanticBaseSettingsSource):
             raise ConfigError(f"QINGQUN_CONFIG: cannot read {path}: {exc.strerror}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"QINGQUN_CONFIG: {path} is not valid TOML: {exc}") from exc
-        return data.get("qingqun", data)
+        section = data.get("qingqun", data)
+        return dict(section) if isinstance(section, dict) else data
 
 
 class Settings(BaseSettings):
@@ -71,6 +72,8 @@ class Settings(BaseSettings):
     send_max_attempts: int = 5
     work_start: str = "08:30"
     work_end: str = "18:00"
+    # Only for conformance tests against a mock gateway: send at any hour. Never turn off in production.
+    quiet_hours: bool = True
 
     @classmethod
     def settings_customise_sources(
