@@ -176,6 +176,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(settings, Path(args.out), args.db)
 
 
+def cmd_digest_preview(args: argparse.Namespace) -> int:
+    from bot.audit import as_of
+    from bot.clock import SystemClock, VirtualClock
+    from bot.digests import format_preview, preview
+    from bot.services import App
+
+    settings = _settings(args)
+    engine = _engine(settings)
+    now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
+    app = App(engine=engine, settings=settings, clock=VirtualClock(now))
+    msgs = preview(app, now, owner=args.owner, supervisor=args.supervisor)
+    sys.stdout.write(format_preview(engine, msgs) if msgs else "没有要发送的周报。\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qingqun", description="清群：基层工作群清理助手")
     common = argparse.ArgumentParser(add_help=False)
@@ -207,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--output", required=True, help=".xlsx or .csv")
     e.add_argument("--at", type=_date, metavar="YYYY-MM-DD")
     e.set_defaults(func=cmd_ledger_export)
+
+    s = sub.add_parser("digest", parents=[common], help="weekly digests")
+    gsub = s.add_subparsers(dest="digest_command", required=True)
+    g = gsub.add_parser("preview", parents=[common], help="print what would be sent; sends nothing")
+    g.add_argument("--at", type=_date, metavar="DATE", help="as of this date (default today)")
+    who = g.add_mutually_exclusive_group()
+    who.add_argument("--owner", metavar="ID", help="only this owner's digest")
+    who.add_argument("--supervisor", metavar="ID", help="only this supervisor's digest")
+    g.set_defaults(func=cmd_digest_preview)
 
     s = sub.add_parser("db", parents=[common], help="database schema")
     dsub = s.add_subparsers(dest="db_command", required=True)

@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     work_end: str = "18:00"
     # Only for conformance tests against a mock gateway: send at any hour. Never turn off in production.
     quiet_hours: bool = True
+    # Scheduled jobs: crontab strings (5 fields, or 6 with seconds first) in `timezone`. The jobs
+    # themselves check the statutory calendar (first/last working day of the week), so a daily
+    # cron is right even when the week starts on a Thursday after a holiday.
+    owner_digest_cron: str = "30 9 * * *"
+    supervisor_digest_cron: str = "30 16 * * *"
+    reminder_cron: str = "0 10 * * *"
+    # The ending-soon reminder goes out on the working day this many calendar days before the end date.
+    reminder_days_before: int = Field(default=3, ge=1, le=30)
+    # A job missed while no instance was leading still runs if we are back within this many seconds.
+    scheduler_misfire_grace: int = Field(default=4 * 3600, ge=1)
+    # How often a follower tries to take over scheduler leadership (PostgreSQL advisory lock).
+    leader_poll_interval: float = Field(default=5.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -101,6 +113,14 @@ class Settings(BaseSettings):
         hh, _, mm = value.partition(":")
         if not (hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
             raise ValueError(f"expected HH:MM, got {value!r}")
+        return value
+
+    @field_validator("owner_digest_cron", "supervisor_digest_cron", "reminder_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from bot.scheduler import parse_cron
+
+        parse_cron(value, ZoneInfo("Asia/Shanghai"))  # raises ValueError with the reason
         return value
 
     @property

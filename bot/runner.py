@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings
+from bot.scheduler import Coordinator
 from bot.services import App
 
 
@@ -38,25 +39,14 @@ async def _flush_loop(app: App, interval: float) -> None:
             logger.exception("activity flush failed; counters kept for the next try")
 
 
-async def _outbox_loop(app: App, transport: object) -> None:
-    while True:
-        try:
-            wake = await app.outbox.step(transport)  # type: ignore[arg-type]
-        except Exception:
-            logger.exception("outbox step failed")
-            wake = None
-        now = app.clock.now()
-        delay = 1.0 if wake is None else min(max((wake - now).total_seconds(), 0.05), 1.0)
-        await asyncio.sleep(delay)
-
-
 async def run_live(settings: Settings, engine: Engine) -> int:
     endpoint, token = settings.require_gateway()
     check_reachable(endpoint)
     from bot.adapter import WechatyAdapter, live_puppet
 
     app = App(engine=engine, settings=settings, clock=SystemClock())
-    app.outbox.recover()
+    # Outbox recovery, the scheduler and delivery run while this process leads (bot/scheduler.py).
+    coordinator = Coordinator(app)
     adapter = WechatyAdapter(app, live_puppet(endpoint, token))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -65,7 +55,7 @@ async def run_live(settings: Settings, engine: Engine) -> int:
     bot_task = await adapter.start()
     tasks = [
         asyncio.create_task(_flush_loop(app, settings.flush_interval), name="flush"),
-        asyncio.create_task(_outbox_loop(app, adapter), name="outbox"),
+        asyncio.create_task(coordinator.run(adapter), name="leader"),
     ]
     logger.info("qingqun is running against {}", endpoint)
     stopper = asyncio.create_task(stop.wait())

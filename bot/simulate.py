@@ -76,7 +76,11 @@ class Simulation:
             self.puppet.add_contact(c.id, c.name, c.friend)
         for r in sc.rooms.values():
             self.puppet.add_room(SimRoom(r.id, r.topic, r.owner, list(r.members), list(r.admins)))
-        self.jobs = jobs(self.app) if jobs else []
+        if jobs is None:
+            from bot.scheduler import sim_jobs
+
+            jobs = sim_jobs  # the live scheduler's triggers, fired on the virtual clock
+        self.jobs = jobs(self.app)
         self._last_flush = self.clock.now()
         self.messages = 0
 

@@ -398,3 +398,49 @@ def pending_requests_by_room(session: Session) -> dict[str, list[str]]:
     for room_id, kind in rows:
         out.setdefault(room_id, []).append(kind)
     return out
+
+
+# ---------------------------------------------------------------- digests and reminders (bot/digests.py)
+
+
+def pending_approvals(session: Session) -> list[Any]:
+    """Approval requests still waiting for a supervisor, oldest first."""
+    from storage.models import ApprovalRequest
+
+    stmt = (
+        select(ApprovalRequest)
+        .where(col(ApprovalRequest.status) == "pending")
+        .order_by(col(ApprovalRequest.id))
+    )
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def events_of_kind(session: Session, *, kind: str, since: datetime | None = None) -> list[EventLog]:
+    stmt = select(EventLog).where(col(EventLog.kind) == kind).order_by(col(EventLog.id))
+    if since is not None:
+        stmt = stmt.where(col(EventLog.at) >= since)
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def outbox_status_by_key(session: Session, *, keys: Iterable[str]) -> dict[str, str]:
+    """dedupe_key -> status for the given keys (missing keys are absent)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(col(Outbox.dedupe_key), col(Outbox.status)).where(col(Outbox.dedupe_key).in_(wanted))
+    )
+    return {key: status for key, status in rows}
+
+
+def failed_outbox_since(session: Session, *, since: datetime) -> list[Outbox]:
+    stmt = (
+        select(Outbox)
+        .where(col(Outbox.status) == "failed", col(Outbox.created_at) >= since)
+        .order_by(col(Outbox.id))
+    )
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def all_units(session: Session) -> list[Unit]:
+    return list(session.exec(select(Unit).order_by(col(Unit.name))).scalars())  # type: ignore[call-overload]
