@@ -63,7 +63,14 @@ LABEL_CN = {
 }
 KIND_CN = {"temporary": "临时群", "phase": "阶段性群", "standing": "常设群"}
 STATUS_CN = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "failed": "发送失败"}
-OWNER_FOOTER = '回复"延期 …""保留 … 理由"或解散后回复"已解散 …"（…处填群名）'
+# How to answer (bot/commands.py): 延期 is said in the group with @bot; 保留/已解散 privately, with
+# the group's number from "我的群".
+OWNER_FOOTER = '回复"延期 …""保留 … 理由"或解散后回复"已解散 …"（延期请在群里@我；编号私聊发"我的群"查看）'
+SUPERVISOR_FOOTER = (
+    '回复"待审批"查看申请，"批准 …"或"驳回 … 理由"处理；'
+    '群主可回复"延期 …""保留 … 理由"或解散后回复"已解散 …"'
+)
+
 TOP_N = 3
 CALENDAR_LOOKAHEAD_DAYS = 30
 DIGEST_LISTED = "digest_listed"  # EventLog kind: which rooms a queued owner digest named
@@ -222,12 +229,14 @@ def _subjects(raw: str) -> list[str]:
 
 
 def actionable(row: AuditRow) -> list[Label]:
+    """The labels an owner must act on, in the engine's order (most specific first)."""
     if row.room.status != "active":
         return []
-    return sorted(
-        (lb for lb in row.verdict.labels if lb.action in ACTIONABLE),
-        key=lambda lb: ACTIONABLE.index(lb.action),
-    )
+    return [lb for lb in row.verdict.labels if lb.action in ACTIONABLE]
+
+
+def _severity(labels: Sequence[Label]) -> int:
+    return min(ACTIONABLE.index(lb.action) for lb in labels)
 
 
 def _item(row: AuditRow, labels: Sequence[Label]) -> str:
@@ -262,7 +271,7 @@ def owner_digests(world: World, only: str | None = None) -> list[Digest]:
             items[owner].append((row, labels))
     out: list[Digest] = []
     for owner in sorted(items):
-        entries = sorted(items[owner], key=lambda e: (ACTIONABLE.index(e[1][0].action), e[0].room.topic))
+        entries = sorted(items[owner], key=lambda e: (_severity(e[1]), e[0].room.topic))
         if _private_or_room(world, owner):
             lines = [f"【清群周报】{world.name(owner)}您好，您是群主的以下 {len(entries)} 个工作群需要处理："]
             lines += [f"{i}. {_item(row, labels)}" for i, (row, labels) in enumerate(entries, 1)]
@@ -418,7 +427,7 @@ def supervisor_digest(world: World, supervisor: str) -> OutgoingMessage | None:
         add("在用群均无问题标记。")
     add(f"本周已解散 {fig.dissolved_week} 个，机器人被移出 {fig.removed_week} 个。")
     if fig.pending:
-        add(f"待审批申请 {fig.pending} 件，请回复\"批准 …\"或\"驳回 … 理由\"。")
+        add(f"待审批申请 {fig.pending} 件。")
     overdue: Counter[str] = Counter()
     for r in rows:
         if r.room.owner_id and any(lb.code in OVERDUE for lb in actionable(r)):
@@ -474,7 +483,7 @@ def supervisor_digest(world: World, supervisor: str) -> OutgoingMessage | None:
             "请更新节假日数据。"
         )
     body = [header] + [f"{i}. {line}" for i, line in enumerate(lines, 1)]
-    body.append('回复"台账"查看明细；群主可回复"延期 …""保留 … 理由"或解散后回复"已解散 …"。')
+    body.append(SUPERVISOR_FOOTER)
     return OutgoingMessage(
         dedupe_key=f"contact:{supervisor}|supervisor_digest|{period}",
         text="\n".join(body),
