@@ -209,6 +209,7 @@ class WechatyAdapter:
         if me is not None and me.name:
             self._bot_names = list(dict.fromkeys([me.name, self.app.settings.bot_name]))
         logger.info("logged in as {}", contact.contact_id)
+        # Some puppets list every room they know; only rooms the bot is in are enrolled.
         room_ids = await self.puppet.room_search()
         snaps = []
         for room_id in room_ids:
@@ -217,7 +218,7 @@ class WechatyAdapter:
             except Exception:
                 logger.exception("could not load room {} at login", room_id)
                 continue
-            if snap is not None:
+            if snap is not None and snap.bot_present:
                 snaps.append(snap)
         self.app.backfill(snaps, self.app.clock.now())
         for snap in snaps:

@@ -65,6 +65,7 @@ ROOMS = {
         "owner": "wang",
         "members": [BOT_ID, "wang", "li", "zhang", "zhao"],
     },
+    "r4@chatroom": {"topic": "2026年冬季征兵工作群", "owner": "zhang", "members": ["zhang", "li", "zhao"]},
 }
 #: What trigger() makes happen, in order: (kind, room, actor, detail).
 SCRIPT = [
@@ -74,6 +75,8 @@ SCRIPT = [
     ("room-join", "r1@chatroom", "zhang", "zhao"),
     ("room-topic", "r2@chatroom", "li", "2024年冬季征兵工作群"),
     ("message", "r1@chatroom", "zhao", "大家好，我是赵六"),
+    ("room-join", "r4@chatroom", "zhang", BOT_ID),
+    ("message", "r4@chatroom", "li", "收到"),
 ]
 
 

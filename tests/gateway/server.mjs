@@ -70,6 +70,8 @@ const ROOMS = [
   { id: 'r1@chatroom', topic: '黑龙潭镇党政办工作群', ownerId: 'zhang', memberIdList: [BOT_ID, 'zhang', 'li', 'wang'] },
   { id: 'r2@chatroom', topic: '2024年秋季征兵工作群', ownerId: 'li', memberIdList: [BOT_ID, 'li', 'zhang'] },
   { id: 'r3@chatroom', topic: '迎检临时群', ownerId: 'wang', memberIdList: [BOT_ID, 'wang', 'li', 'zhang', 'zhao'] },
+  // The bot is not in r4 at login; the script invites it, so the bot greets the room.
+  { id: 'r4@chatroom', topic: '2026年冬季征兵工作群', ownerId: 'zhang', memberIdList: ['zhang', 'li', 'zhao'] },
 ]
 
 const mocker = new mock.Mocker()
@@ -122,6 +124,8 @@ const SCRIPT = [
   ['zhang adds zhao to r1', () => rooms['r1@chatroom'].add(contacts.zhao).by(contacts.zhang)],
   ['li renames r2 to 2024年冬季征兵工作群', () => rooms['r2@chatroom'].topic('2024年冬季征兵工作群').by(contacts.li)],
   ['zhao says 大家好，我是赵六 in r1', () => contacts.zhao.say('大家好，我是赵六').to(rooms['r1@chatroom'])],
+  ['zhang invites the bot to r4', () => rooms['r4@chatroom'].add(contacts[BOT_ID]).by(contacts.zhang)],
+  ['li says 收到 in r4', () => contacts.li.say('收到').to(rooms['r4@chatroom'])],
 ]
 
 // Bumped on every puppet start/stop so a running script from an old session stops.
