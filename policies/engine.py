@@ -251,6 +251,9 @@ def _duplicate_labels(active: Sequence[RoomFacts], rules: Rules, today: date) ->
     return out
 
 
+_RETENTION_ANSWERS = frozenset({"dissolve", "merge", "register"})
+
+
 def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[RoomVerdict]:
     """One verdict per input room, same order. Inactive rooms get a verdict with no labels."""
     if now.tzinfo is None:
@@ -277,7 +280,11 @@ def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[Ro
             check_after_hours(f, rules, today),
             check_mention_all(f, rules, today),
         )
-        verdicts.append(RoomVerdict(f.room_id, tuple(x for x in found if x is not None), inference))
+        labels = tuple(x for x in found if x is not None)
+        if f.retained:
+            # Approval to keep the group answers "dissolve / merge / register"; conduct labels stay.
+            labels = tuple(x for x in labels if x.action not in _RETENTION_ANSWERS)
+        verdicts.append(RoomVerdict(f.room_id, labels, inference))
     return verdicts
 
 

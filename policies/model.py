@@ -54,6 +54,8 @@ class RoomFacts:
     last_activity: datetime | None = None
     daily: tuple[DayActivity, ...] = ()
     unit: str | None = None
+    # A supervisor approved keeping this group (保留) despite its labels.
+    retained: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,3 +182,21 @@ def test_labels_carry_rule_and_evidence(rules: Rules) -> None:
 def test_naive_now_refused(rules: Rules) -> None:
     with pytest.raises(ValueError, match="timezone"):
         evaluate([room()], rules, NOW.replace(tzinfo=None))
+
+
+def test_retained_group_keeps_only_conduct_labels(rules: Rules) -> None:
+    """A supervisor's 保留 approval answers dissolve/merge/register labels; conduct labels stay."""
+    now = local(2026, 11, 28)
+    expired_and_noisy = room(
+        kind="temporary",
+        end_date=date(2026, 10, 31),
+        owner_id="nobody",
+        daily=days(date(2026, 11, 1), 20, 10, after_hours=8),
+        _now=now,
+    )
+    before = {lb.code for lb in evaluate([expired_and_noisy], rules, now)[0].labels}
+    assert {"temporary_expired", "ownerless", "after_hours"} <= before
+    kept = RoomFacts(**{**{f: getattr(expired_and_noisy, f) for f in RoomFacts.__slots__}, "retained": True})
+    after = {lb.code for lb in evaluate([kept], rules, now)[0].labels}
+    assert "temporary_expired" not in after
+    assert {"ownerless", "after_hours"} <= after
