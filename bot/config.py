@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     work_end: str = "18:00"
     # Only for conformance tests against a mock gateway: send at any hour. Never turn off in production.
     quiet_hours: bool = True
+    # An extension beyond this many days past the original end date needs a supervisor's approval.
+    max_extension_days: int = Field(default=90, ge=1, le=730)
     # Scheduled jobs: crontab strings (5 fields, or 6 with seconds first) in `timezone`. The jobs
     # themselves check the statutory calendar (first/last working day of the week), so a daily
     # cron is right even when the week starts on a Thursday after a holiday.
