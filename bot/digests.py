@@ -200,7 +200,8 @@ def load_world(engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo) -> Wor
         failed = [
             (o.recipient_id, o.room_id, o.error or "") for o in repo.failed_outbox_since(s, since=since)
         ]
-        events = repo.events_of_kind(s, kind=DIGEST_LISTED)
+        # Digests queued up to now (a preview of an earlier date must not count later ones).
+        events = [e for e in repo.events_of_kind(s, kind=DIGEST_LISTED) if e.at is None or e.at <= now]
         keys = [_detail(e.detail).get("key", "") for e in events]
         status = repo.outbox_status_by_key(s, keys=keys)
     listed: dict[str, set[str]] = defaultdict(set)
