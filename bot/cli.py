@@ -115,9 +115,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(audit_json(rows, settings.tz) + "\n")
     else:
-        from bot.report import print_audit
+        from bot.report import contact_names, print_audit
 
-        print_audit(rows, settings.tz, now)
+        print_audit(rows, settings.tz, now, contact_names(engine))
     return 0
 
 

@@ -12,7 +12,7 @@ SCENARIO = Path(__file__).with_name("data") / "township.yaml"
 
 def run_demo(settings: Settings, out: Path, db_url: str | None) -> int:
     from bot.audit import run_audit
-    from bot.report import export_ledger, print_audit, write_chart
+    from bot.report import contact_names, export_ledger, print_audit, write_chart
     from bot.scenario import load_scenario
     from bot.simulate import run_simulation, write_transcript
     from policies.rules import load_rules
@@ -37,7 +37,7 @@ def run_demo(settings: Settings, out: Path, db_url: str | None) -> int:
     write_transcript(result.sent, out / "transcript.jsonl", sc, settings)
     end = sc.end or sc.start
     rows, _ = run_audit(engine, load_rules(settings.rules_file), end, settings.tz)
-    print_audit(rows, settings.tz, end)
+    print_audit(rows, settings.tz, end, contact_names(engine))
     export_ledger(rows, out / "ledger.xlsx", settings.tz)
     write_chart(rows, out / "chart.svg")
     sys.stdout.write(

@@ -7,10 +7,11 @@ import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
@@ -21,11 +22,20 @@ from storage.db import session_scope
 
 KIND_CN = {"standing": "常设", "temporary": "临时", "phase": "阶段性", None: "未登记"}
 STATUS_CN = {"active": "在用", "dissolved": "已解散", "removed": "已移出机器人"}
+PENDING_CN = {"standing": "常设登记", "extend": "延期", "retain": "保留"}
 ACTION_CN = {"dissolve": "解散", "merge": "合并", "register": "登记", "review": "核查", "notice": "提醒"}
 
 
-def print_audit(rows: list[AuditRow], tz: ZoneInfo, now: datetime, console: Console | None = None) -> None:
+def print_audit(
+    rows: list[AuditRow],
+    tz: ZoneInfo,
+    now: datetime,
+    names: dict[str, str] | None = None,
+    console: Console | None = None,
+) -> None:
+    """The Chinese audit table; `names` maps contact ids to display names for the owner column."""
     console = console or Console(width=160)
+    names = names or {}
     table = Table(title=f"工作群审计（截至 {now.astimezone(tz):%Y-%m-%d}）", show_lines=True)
     for col in ("群名", "群主", "状态", "类型", "截止", "人数", "近30天消息", "最后发言", "建议"):
         table.add_column(col, overflow="fold")
@@ -35,17 +45,18 @@ def print_audit(rows: list[AuditRow], tz: ZoneInfo, now: datetime, console: Cons
             f"[{ACTION_CN.get(lb['action'], lb['action'])}] {lb['reason']}" for lb in j["labels"]
         )
         if row.pending:
-            advice += ("\n" if advice else "") + "待审批：" + "、".join(row.pending)
+            pending = "、".join(PENDING_CN.get(p, p) for p in row.pending)
+            advice += ("\n" if advice else "") + "待审批：" + pending
         table.add_row(
-            j["topic"],
-            j["owner_id"] or "-",
+            escape(j["topic"]),
+            escape(names.get(j["owner_id"] or "", j["owner_id"] or "-")),
             STATUS_CN.get(j["status"], j["status"]),
             KIND_CN.get(j["kind"], "-"),
             j["end_date"] or "-",
             str(j["member_count"]),
             str(j["messages_30d"]),
             (j["last_activity"] or "-")[:10],
-            advice or "无",
+            escape(advice) or "无",
         )
     console.print(table)
     counts = Counter(lb.code for r in rows for lb in r.verdict.labels)
@@ -65,6 +76,11 @@ def burden_json(burdens: list[Burden]) -> str:
         ensure_ascii=False,
         indent=2,
     )
+
+
+def contact_names(engine: Engine) -> dict[str, str]:
+    with session_scope(engine) as s:
+        return {cid: c.name for cid, c in repo.contacts(s).items() if c.name}
 
 
 def print_burden(burdens: list[Burden], engine: Engine, console: Console | None = None) -> None:
@@ -120,7 +136,7 @@ def _ledger_rows(rows: list[AuditRow], tz: ZoneInfo) -> list[list[object]]:
                 j["last_activity"] or "",
                 "、".join(dict.fromkeys(ACTION_CN.get(lb["action"], lb["action"]) for lb in j["labels"])),
                 "；".join(lb["reason"] for lb in j["labels"]),
-                "、".join(row.pending),
+                "、".join(PENDING_CN.get(p, p) for p in row.pending),
             ]
         )
     return out
@@ -183,6 +199,7 @@ def write_chart(rows: list[AuditRow], path: Path) -> None:
         y = h - bh + 20
         parts.append(f'<rect x="{x}" y="{y}" width="{bar_w}" height="{bh}" fill="#c0392b"/>')
         parts.append(f'<text x="{x + bar_w / 2}" y="{y - 6}" text-anchor="middle">{v}</text>')
-        parts.append(f'<text x="{x + bar_w / 2}" y="{h + 42}" text-anchor="middle">{escape(label)}</text>')
+        cx = x + bar_w / 2
+        parts.append(f'<text x="{cx}" y="{h + 42}" text-anchor="middle">{xml_escape(label)}</text>')
     parts.append("</svg>")
     path.write_text("\n".join(parts), encoding="utf-8")
