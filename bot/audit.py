@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from policies.engine import burden, evaluate
@@ -16,7 +16,7 @@ from policies.model import Burden, DayActivity, RoomFacts, RoomVerdict
 from policies.rules import Rules
 from storage import repo
 from storage.db import session_scope
-from storage.models import DailyActivity, Room
+from storage.models import DailyActivity, Membership, Room
 
 
 @dataclass(frozen=True)
@@ -36,22 +36,51 @@ def as_of(day: date, tz: ZoneInfo) -> datetime:
 
 def load_facts(
     engine: Engine, now: datetime, tz: ZoneInfo, window_days: int = 90
-) -> tuple[list[Room], list[RoomFacts], dict[str, list[DailyActivity]], dict[str, list[str]]]:
-    """Read what the policies need in a handful of queries (no per-room queries)."""
+) -> tuple[list[Room], list[RoomFacts], dict[str, list[DayActivity]], dict[str, list[str]]]:
+    """Read what the policies need in a handful of queries (no per-room queries).
+
+    Memberships and activity are read as plain column tuples rather than ORM objects: at 100k
+    groups that is millions of rows, and ORM instances (identity map, state) cost several times
+    the time and memory. Contact ids are shared between rooms so each id is one string object.
+    """
     today = now.astimezone(tz).date()
+    since = today - timedelta(days=window_days)
+    da = DailyActivity.__table__.c  # type: ignore[attr-defined]
+    ms = Membership.__table__.c  # type: ignore[attr-defined]
     with session_scope(engine) as s:
         rooms = repo.all_rooms(s)
-        members = repo.current_members_by_room(s)
-        activity = repo.activity_since(s, since=today - timedelta(days=window_days))
         pending = repo.pending_requests_by_room(s)
-    by_room: dict[str, list[DailyActivity]] = defaultdict(list)
-    for a in activity:
-        if a.day <= today:
-            by_room[a.room_id].append(a)
+        member_lists: dict[str, list[str]] = {}
+        canon: dict[str, str] = {}
+        current = select(ms.room_id, ms.contact_id).where(ms.left_at.is_(None))
+        for room_id, contact_id in s.execute(current).all():
+            contact_id = canon.setdefault(contact_id, contact_id)
+            got = member_lists.get(room_id)
+            if got is None:
+                member_lists[room_id] = [contact_id]
+            else:
+                got.append(contact_id)
+        in_window = (da.day >= since, da.day <= today)
+        by_room: dict[str, list[DayActivity]] = {}
+        days = select(da.room_id, da.day, da.messages, da.after_hours, da.mention_all, da.distinct_senders)
+        for room_id, day, messages, after_hours, mention_all, distinct in s.execute(
+            days.where(*in_window)
+        ).all():
+            day_list = by_room.get(room_id)
+            if day_list is None:
+                day_list = by_room[room_id] = []
+            day_list.append(DayActivity(day, messages, after_hours, mention_all, distinct))
+        # The latest message time per room over the same days, aggregated by the database.
+        latest = select(da.room_id, func.max(da.last_at).label("last_at")).where(*in_window)
+        last_by_room: dict[str, datetime] = {
+            room_id: last_at
+            for room_id, last_at in s.execute(latest.group_by(da.room_id)).all()
+            if last_at is not None
+        }
+    del canon
     facts = []
     for r in rooms:
-        days = by_room.get(r.id, [])
-        last = max((a.last_at for a in days if a.last_at), default=None)
+        last = last_by_room.get(r.id)
         if r.last_activity_at and r.last_activity_at <= now:
             last = max(last, r.last_activity_at) if last else r.last_activity_at
         facts.append(
@@ -64,14 +93,11 @@ def load_facts(
                 end_date=r.end_date,
                 approved=r.approved,
                 enrolled_at=r.enrolled_at or now,
-                member_ids=frozenset(members.get(r.id, ())),
+                member_ids=frozenset(member_lists.pop(r.id, ())),
                 registered_at=r.registered_at,
                 created_on=r.created_on,
                 last_activity=last,
-                daily=tuple(
-                    DayActivity(a.day, a.messages, a.after_hours, a.mention_all, a.distinct_senders)
-                    for a in days
-                ),
+                daily=tuple(by_room.get(r.id, ())),
                 unit=r.unit,
             )
         )
