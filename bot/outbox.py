@@ -11,6 +11,9 @@ the same digest twice — from a restart or a second instance — adds nothing. 
   no delivery receipts, so we cannot tell whether it went out; we treat it as sent. A user may
   miss one message in a crash, but never gets the same digest twice (the account-safety choice).
 
+Several instances: only the leader (bot/scheduler.py, PostgreSQL advisory lock) calls `recover()`
+and `step()`; the unique key and SKIP LOCKED claims hold even if two processes ever both deliver.
+
 Pacing protects the account: a random gap between sends, an hourly cap, and nothing outside
 working hours on statutory working days (deferred to the next allowed minute).
 """
