@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import BOT_ID, GatewayHarness  # noqa: E402
+from harness import BOT_ID, GatewayHarness
 
 pytestmark = pytest.mark.gateway
 
@@ -24,7 +24,11 @@ pytestmark = pytest.mark.gateway
 def _audit(db: str, env: dict[str, str]) -> dict[str, dict]:  # type: ignore[type-arg]
     out = subprocess.run(
         [sys.executable, "-m", "bot.cli", "audit", "--db", db, "--json"],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     return {r["room_id"]: r for r in json.loads(out)}
 
@@ -84,12 +88,31 @@ def test_qingqun_run_against_the_official_gateway(tmp_path: Path) -> None:
     assert set(rooms) == {"r1@chatroom", "r2@chatroom", "r3@chatroom", "r4@chatroom"}
     r1, r2, r3, r4 = (rooms[f"r{i}@chatroom"] for i in range(1, 5))
     assert (r1["topic"], r1["owner_id"], r1["status"], r1["member_count"], r1["messages_30d"]) == (
-        "黑龙潭镇党政办工作群", "zhang", "active", 4, 3)  # zhao joined; li, zhang and zhao spoke
+        "黑龙潭镇党政办工作群",
+        "zhang",
+        "active",
+        4,
+        3,
+    )  # zhao joined; li, zhang and zhao spoke
     assert (r2["topic"], r2["owner_id"], r2["member_count"], r2["messages_30d"]) == (
-        "2024年冬季征兵工作群", "li", 2, 0)  # renamed by li
-    assert (r3["topic"], r3["owner_id"], r3["member_count"], r3["messages_30d"]) == ("迎检临时群", "wang", 4, 1)
+        "2024年冬季征兵工作群",
+        "li",
+        2,
+        0,
+    )  # renamed by li
+    assert (r3["topic"], r3["owner_id"], r3["member_count"], r3["messages_30d"]) == (
+        "迎检临时群",
+        "wang",
+        4,
+        1,
+    )
     assert (r4["topic"], r4["owner_id"], r4["status"], r4["member_count"], r4["messages_30d"]) == (
-        "2026年冬季征兵工作群", "zhang", "active", 3, 1)
+        "2026年冬季征兵工作群",
+        "zhang",
+        "active",
+        3,
+        1,
+    )
     # The bot's greeting reached the mock puppet, in r4 only, without @所有人.
     said = [m for m in gw.bot_messages() if "从不保存聊天内容" in m["text"]]
     assert [m["room"] for m in said] == ["r4@chatroom"]
