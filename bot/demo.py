@@ -4,10 +4,35 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
 
 from bot.config import Settings
+from storage import repo
+from storage.db import session_scope
 
 SCENARIO = Path(__file__).with_name("data") / "township.yaml"
+
+
+def _print_digests(engine: Engine, names: dict[str, str], tz: ZoneInfo, owners_shown: int = 3) -> None:
+    """The digests the simulation delivered in its last week: all supervisors', a few owners'."""
+    with session_scope(engine) as s:
+        sent = repo.outbox_rows(s, status="sent")
+    kinds = (("owner_digest", "群主周报", owners_shown), ("supervisor_digest", "督导周报", None))
+    for kind, title, limit in kinds:
+        rows = [r for r in sent if r.kind == kind]
+        if not rows:
+            continue
+        period = max(r.period for r in rows)
+        latest = [r for r in rows if r.period == period]
+        shown = latest[:limit] if limit else latest
+        sys.stdout.write(f"\n== {title} {period}：共发出 {len(latest)} 份，示例 {len(shown)} 份 ==\n")
+        for r in shown:
+            who = names.get(r.recipient_id or "", r.recipient_id or "")
+            where = f"私聊 {who}" if r.recipient_id else f"群 {r.room_id} 内@群主"
+            at = f"{r.sent_at.astimezone(tz):%m-%d %H:%M}" if r.sent_at else "发送时间未确认"
+            sys.stdout.write(f"-- {where}（{at}）\n{r.text}\n")
 
 
 def run_demo(settings: Settings, out: Path, db_url: str | None) -> int:
@@ -38,6 +63,7 @@ def run_demo(settings: Settings, out: Path, db_url: str | None) -> int:
     end = sc.end or sc.start
     rows, _ = run_audit(engine, load_rules(settings.rules_file), end, settings.tz)
     print_audit(rows, settings.tz, end, contact_names(engine))
+    _print_digests(engine, contact_names(engine), settings.tz)
     export_ledger(rows, out / "ledger.xlsx", settings.tz)
     write_chart(rows, out / "chart.svg")
     sys.stdout.write(
