@@ -276,6 +276,12 @@ class WechatyAdapter:
                 command_text = _strip_mention(payload.text or "", self._bot_names)
         if room_id is None and command_text is None:
             return  # a private non-text message: nothing to count, nothing to parse
+        if room_id is not None and room_id not in self.app.active_rooms():
+            snap = await self.snapshot(room_id)
+            if snap is None or not snap.bot_present:
+                logger.info("message for room {} the bot is not in: ignored", room_id)
+                return
+            self.app.adopt_room(snap, _utc(msg.date()))
         await self.app.message(
             ChatMessage(
                 room_id=room_id,

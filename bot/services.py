@@ -49,6 +49,7 @@ class App:
         self.recorder = ActivityRecorder(engine, settings.tz, settings.work_start, settings.work_end)
         self.outbox = Outbox(engine, clock, settings, seed=seed)
         self._room_created: dict[str, date] = {}
+        self._active_rooms: set[str] | None = None
 
     # ------------------------------------------------------------ contacts and rooms
 
@@ -70,24 +71,44 @@ class App:
         seen = {r.room_id for r in rooms}
         with session_scope(self.engine) as s:
             for snap in rooms:
-                room, fresh = repo.enrol_room(
-                    s,
-                    room_id=snap.room_id,
-                    topic=snap.topic,
-                    owner_id=snap.owner_id,
-                    admin_ids=snap.admin_ids,
-                    member_ids=snap.member_ids,
-                    by=None,
-                    at=at,
-                )
-                self._fill_known(s, room)
+                room, fresh = self._enrol(s, snap, None, at)
                 if fresh:
                     repo.log_event(s, kind="enrolled", at=at, room_id=room.id, detail={"via": "login"})
             for room in repo.all_rooms(s):
                 if room.status == "active" and room.id not in seen:
                     repo.set_status(s, room=room, status="removed", at=at)
                     repo.log_event(s, kind="missing_at_login", at=at, room_id=room.id)
+        self._active_rooms = set(seen)
         logger.info("backfilled {} room(s) at login", len(rooms))
+
+    def _enrol(self, s: Session, snap: RoomSnapshot, by: str | None, at: datetime) -> tuple[Room, bool]:
+        room, fresh = repo.enrol_room(
+            s,
+            room_id=snap.room_id,
+            topic=snap.topic,
+            owner_id=snap.owner_id,
+            admin_ids=snap.admin_ids,
+            member_ids=snap.member_ids,
+            by=by,
+            at=at,
+        )
+        self._fill_known(s, room)
+        self.active_rooms().add(room.id)
+        return room, fresh
+
+    def active_rooms(self) -> set[str]:
+        """Ids of rooms enrolled and active, cached so the message path needs no query."""
+        if self._active_rooms is None:
+            with session_scope(self.engine) as s:
+                self._active_rooms = {r.id for r in repo.all_rooms(s) if r.status == "active"}
+        return self._active_rooms
+
+    def adopt_room(self, snap: RoomSnapshot, at: datetime) -> None:
+        """A message from a room the bot is in but never enrolled (e.g. its backfill failed)."""
+        with session_scope(self.engine) as s:
+            room, _ = self._enrol(s, snap, None, at)
+            repo.log_event(s, kind="enrolled", at=at, room_id=room.id, detail={"via": "message"})
+        logger.info("enrolled room {} on its first message", snap.room_id)
 
     def _fill_known(self, s: Session, room: Room) -> None:
         """What the roster knows and WeChat does not: the creation date, the owner's unit."""
@@ -101,17 +122,7 @@ class App:
     def bot_invited(self, snap: RoomSnapshot, inviter_id: str | None, at: datetime) -> None:
         """The bot was added: enrol the room and greet it once."""
         with session_scope(self.engine) as s:
-            room, fresh = repo.enrol_room(
-                s,
-                room_id=snap.room_id,
-                topic=snap.topic,
-                owner_id=snap.owner_id,
-                admin_ids=snap.admin_ids,
-                member_ids=snap.member_ids,
-                by=inviter_id,
-                at=at,
-            )
-            self._fill_known(s, room)
+            room, fresh = self._enrol(s, snap, inviter_id, at)
             repo.log_event(s, kind="bot_invited", at=at, room_id=room.id, actor_id=inviter_id)
             if fresh:
                 self.outbox.enqueue(
@@ -136,16 +147,7 @@ class App:
                     logger.info("join event for room {} the bot is not in: ignored", snap.room_id)
                     return
                 # A join in a room we never enrolled while the bot is a member: enrol it.
-                room, _ = repo.enrol_room(
-                    s,
-                    room_id=snap.room_id,
-                    topic=snap.topic,
-                    owner_id=snap.owner_id,
-                    admin_ids=snap.admin_ids,
-                    member_ids=snap.member_ids,
-                    by=None,
-                    at=at,
-                )
+                room, _ = self._enrol(s, snap, None, at)
             else:
                 repo.add_members(s, room=room, member_ids=joined, at=at)
                 if snap.owner_id:
@@ -176,6 +178,7 @@ class App:
                     s, room=room, member_ids=repo.current_member_ids(s, room_id=room_id), at=at
                 )
             repo.set_status(s, room=room, status=status, at=at)
+            self.active_rooms().discard(room_id)
             repo.log_event(s, kind=f"room_{status}", at=at, room_id=room_id, actor_id=remover_id)
         logger.info("room {} is now {}", room_id, status)
 

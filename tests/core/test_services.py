@@ -1,0 +1,34 @@
+"""Service-level behaviour that scenarios cannot reach easily."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.clock import VirtualClock
+from bot.config import load_settings
+from bot.domain import RoomSnapshot
+from bot.services import App
+from storage import repo
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
+
+
+def test_a_room_first_seen_through_a_message_is_enrolled_without_a_greeting(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'q.db'}")
+    try:
+        upgrade(engine)
+        at = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
+        app = App(engine=engine, settings=load_settings(), clock=VirtualClock(at))
+        assert "r9@chatroom" not in app.active_rooms()
+        app.adopt_room(RoomSnapshot("r9@chatroom", "新店镇值班群", "zhang", ("zhang", "li")), at)
+        assert "r9@chatroom" in app.active_rooms()
+        with session_scope(engine) as s:
+            room = repo.get_room(s, room_id="r9@chatroom")
+            assert room is not None
+            assert (room.status, room.member_count, room.enrolled_at) == ("active", 2, at)
+            assert repo.outbox_rows(s) == []  # no greeting: the bot did not just arrive
+        app.bot_left("r9@chatroom", "zhang", at, dissolved=False)
+        assert "r9@chatroom" not in app.active_rooms()
+    finally:
+        engine.dispose()
