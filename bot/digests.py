@@ -28,7 +28,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -507,18 +506,6 @@ def supervisors(world: World) -> list[str]:
 
 # ---------------------------------------------------------------- jobs (take `now`, queue in the outbox)
 
-_rules_cache: dict[Path | None, Rules] = {}
-
-
-def rules_for(app: App) -> Rules:
-    from policies.rules import load_rules
-
-    path = app.settings.rules_file
-    if path not in _rules_cache:
-        _rules_cache[path] = load_rules(path)
-    return _rules_cache[path]
-
-
 def _queue(app: App, digests: Sequence[Digest], now: datetime) -> int:
     """Queue in one transaction; log which rooms each new owner digest asks to dissolve."""
     added = 0
@@ -545,7 +532,7 @@ def owner_digest_job(app: App, now: datetime, force: bool = False) -> int:
     warn_calendar_gap(today)
     if not force and not is_first_workday_of_week(today):
         return 0
-    world = load_world(app.engine, rules_for(app), now, tz)
+    world = load_world(app.engine, app.rules, now, tz)
     n = _queue(app, owner_digests(world), now)
     logger.info("owner digests for {}: {} queued", iso_week(today), n)
     return n
@@ -558,7 +545,7 @@ def supervisor_digest_job(app: App, now: datetime, force: bool = False) -> int:
     warn_calendar_gap(today)
     if not force and not is_last_workday_of_week(today):
         return 0
-    world = load_world(app.engine, rules_for(app), now, tz)
+    world = load_world(app.engine, app.rules, now, tz)
     msgs = [m for m in (supervisor_digest(world, sid) for sid in supervisors(world)) if m is not None]
     n = _queue(app, [Digest(m) for m in msgs], now)
     logger.info("supervisor digests for {}: {} queued", iso_week(today), n)
@@ -572,7 +559,7 @@ def reminder_job(app: App, now: datetime) -> int:
     warn_calendar_gap(today)
     if not workcal.is_workday(today):
         return 0
-    world = load_world(app.engine, rules_for(app), now, tz)
+    world = load_world(app.engine, app.rules, now, tz)
     n = _queue(app, [Digest(m) for m in reminders(world, app.settings.reminder_days_before)], now)
     if n:
         logger.info("reminders on {}: {} queued", today.isoformat(), n)
@@ -586,7 +573,7 @@ def preview(
     app: App, now: datetime, owner: str | None = None, supervisor: str | None = None
 ) -> list[OutgoingMessage]:
     """What the digests for `now`'s date would contain, without queueing anything."""
-    world = load_world(app.engine, rules_for(app), now, app.settings.tz)
+    world = load_world(app.engine, app.rules, now, app.settings.tz)
     out: list[OutgoingMessage] = []
     if supervisor is None:
         out += [d.message for d in owner_digests(world, only=owner)]

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import ChatMessage, ContactInfo, OutgoingMessage, RoomSnapshot
 from bot.outbox import Outbox
+from policies.rules import Rules, load_rules
 from storage import repo
 from storage.db import session_scope
 from storage.models import Contact, Room
@@ -48,6 +49,8 @@ class App:
         self.bot_id: str | None = None
         self.recorder = ActivityRecorder(engine, settings.tz, settings.work_start, settings.work_end)
         self.outbox = Outbox(engine, clock, settings, seed=seed)
+        # Validated once at start-up: a bad rule file stops the bot before it connects.
+        self.rules: Rules = load_rules(settings.rules_file)
         self._room_created: dict[str, date] = {}
         self._active_rooms: set[str] | None = None
 

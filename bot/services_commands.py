@@ -13,8 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -29,12 +27,10 @@ from storage.models import ApprovalRequest, Contact, Room
 if TYPE_CHECKING:
     from bot.audit import AuditRow
     from bot.services import App
-    from policies.rules import Rules
 
 MAX_REPLY = 300
 PAGE_SIZE = 5
 MAX_FREE_TEXT = 50  # purpose / reason, in characters
-DEFAULT_MAX_EXTENSION_DAYS = 90
 EXTENSIONS_BEFORE_APPROVAL = 2  # the third extension needs approval
 
 KIND_WORDS = {
@@ -118,25 +114,14 @@ def short(text: str | None, limit: int = 14) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-@lru_cache(maxsize=8)
-def _rules(path: Path | None) -> Rules:
-    from policies.rules import load_rules
-
-    return load_rules(path)
-
-
 def audit_rows(ctx: Ctx) -> dict[str, AuditRow]:
     """Labels as of the message time. Call before writing in ctx.session (SQLite: one writer)."""
     from bot.audit import run_audit
 
     ctx.app.flush()  # count the messages still held in memory
-    rows, _ = run_audit(ctx.app.engine, _rules(ctx.app.settings.rules_file), ctx.now, ctx.tz)
+    rows, _ = run_audit(ctx.app.engine, ctx.app.rules, ctx.now, ctx.tz)
     return {r.room.id: r for r in rows}
 
-
-def _max_extension_days(ctx: Ctx) -> int:
-    value = getattr(ctx.app.settings, "max_extension_days", DEFAULT_MAX_EXTENSION_DAYS)
-    return int(value) if isinstance(value, int | float) else DEFAULT_MAX_EXTENSION_DAYS
 
 
 def parse_number(tokens: Sequence[str], what: str, example: str) -> int:
@@ -412,7 +397,7 @@ def extend(ctx: Ctx, args: list[str]) -> Reply:
     if rq.pending_for_room(ctx.session, room_id=room.id, kind="extend"):
         raise Refusal("already_pending", "本群已有一个延期申请在等待督导审批，请等审批结果。", logged)
     original = room.original_end_date or room.end_date
-    limit = _max_extension_days(ctx)
+    limit = ctx.app.settings.max_extension_days
     why = []
     if (value - original).days > limit:
         why.append(f"超过原截止日期 {original.isoformat()} {limit} 天")

@@ -101,7 +101,7 @@ def test_failed_delivery_is_reported_to_the_supervisor(tmp_path: Path) -> None:
     with session_scope(app.engine) as s:
         row = repo.outbox_rows(s)[0]
         row.status, row.error = "failed", "gateway refused the send to wu"
-    world = digests.load_world(app.engine, digests.rules_for(app), now, TZ)
+    world = digests.load_world(app.engine, app.rules, now, TZ)
     msg = digests.supervisor_digest(world, "ma")
     assert msg is not None
     assert "发送失败 1 条：吴德军（gateway refused the send to wu）" in msg.text
