@@ -96,14 +96,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
-    from bot.audit import as_of, audit_json, run_audit
+def _audit(args: argparse.Namespace) -> tuple[Settings, Any, datetime, list[Any], list[Any]]:
+    """Settings, engine, the audit moment (end of --at's day, or now), rows and burdens."""
+    from bot.audit import as_of, run_audit
     from bot.clock import SystemClock
 
     settings = _settings(args)
     engine = _engine(settings)
     now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
     rows, burdens = run_audit(engine, _rules(settings), now, settings.tz)
+    return settings, engine, now, rows, burdens
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.audit import audit_json
+
+    settings, engine, now, rows, burdens = _audit(args)
     if args.burden:
         from bot.report import burden_json, print_burden
 
@@ -122,14 +130,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
-    from bot.audit import as_of, run_audit
-    from bot.clock import SystemClock
     from bot.report import export_ledger
 
-    settings = _settings(args)
-    engine = _engine(settings)
-    now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
-    rows, _ = run_audit(engine, _rules(settings), now, settings.tz)
+    settings, _, _, rows, _ = _audit(args)
     export_ledger(rows, Path(args.output), settings.tz)
     sys.stdout.write(f"台账已导出：{args.output}（{len(rows)} 个群）\n")
     return 0
