@@ -195,7 +195,7 @@ def write_chart(rows: list[AuditRow], path: Path) -> None:
     ]
     for i, (label, v) in enumerate(items):
         x = gap + i * (bar_w + gap)
-        bh = int(h * v / top) - 40 if top else 0
+        bh = max(2, int((h - 40) * v / top))
         y = h - bh + 20
         parts.append(f'<rect x="{x}" y="{y}" width="{bar_w}" height="{bh}" fill="#c0392b"/>')
         parts.append(f'<text x="{x + bar_w / 2}" y="{y - 6}" text-anchor="middle">{v}</text>')
