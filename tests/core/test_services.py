@@ -32,3 +32,35 @@ def test_a_room_first_seen_through_a_message_is_enrolled_without_a_greeting(tmp_
         assert "r9@chatroom" not in app.active_rooms()
     finally:
         engine.dispose()
+
+
+def test_roster_import(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(
+        "units: [{name: 郾城区}, {name: 新店镇, parent: 郾城区}]\n"
+        "contacts:\n"
+        "  - {id: zhao, name: 赵建国, unit: 郾城区, role: supervisor}\n"
+        "  - {id: he, name: 何丽, unit: 新店镇, friend: false}\n",
+        encoding="utf-8",
+    )
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    code, out = cli("roster", "import", str(roster), "--db", db)
+    assert code == 0
+    assert "2 个单位，2 名人员" in out
+    engine = make_engine(db)
+    try:
+        with session_scope(engine) as s:
+            people = repo.contacts(s)
+            assert people["zhao"].role == "supervisor"
+            assert (people["he"].friend, people["he"].unit) == (False, "新店镇")
+            assert repo.unit_subtree(s, root="郾城区") == {"郾城区", "新店镇"}
+    finally:
+        engine.dispose()
+
+
+def test_roster_with_a_bad_role_is_refused(cli, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    roster = tmp_path / "roster.yaml"
+    roster.write_text("contacts: [{id: x, role: boss}]\n", encoding="utf-8")
+    code, _ = cli("roster", "import", str(roster), "--db", f"sqlite:///{tmp_path / 'r.db'}")
+    assert code == 2
+    assert "contacts[0] role must be staff or supervisor" in capsys.readouterr().err
