@@ -34,6 +34,9 @@ def as_of(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=tz).astimezone(UTC)
 
 
+_SEP = "\x1f"
+
+
 def load_facts(
     engine: Engine, now: datetime, tz: ZoneInfo, window_days: int = 90
 ) -> tuple[list[Room], list[RoomFacts], dict[str, list[DayActivity]], dict[str, list[str]]]:
@@ -50,25 +53,28 @@ def load_facts(
     with session_scope(engine) as s:
         rooms = repo.all_rooms(s)
         pending = repo.pending_requests_by_room(s)
-        member_lists: dict[str, list[str]] = {}
+        # One row per room with its current members joined into one string: a few thousand
+        # rows instead of millions. WeChat ids never contain the separator (a control character).
+        members: dict[str, list[str]] = {}
         canon: dict[str, str] = {}
-        current = select(ms.room_id, ms.contact_id).where(ms.left_at.is_(None))
-        for room_id, contact_id in s.execute(current).all():
-            contact_id = canon.setdefault(contact_id, contact_id)
-            got = member_lists.get(room_id)
-            if got is None:
-                member_lists[room_id] = [contact_id]
-            else:
-                got.append(contact_id)
+        intern = canon.setdefault
+        current = (
+            select(ms.room_id, func.aggregate_strings(ms.contact_id, _SEP))
+            .where(ms.left_at.is_(None))
+            .group_by(ms.room_id)
+        )
+        for room_id, joined in s.execute(current).all():
+            members[room_id] = [intern(c, c) for c in joined.split(_SEP)]
         in_window = (da.day >= since, da.day <= today)
         by_room: dict[str, list[DayActivity]] = {}
+        day_objects: dict[date, date] = {}  # one date object per day, not one per row
         days = select(da.room_id, da.day, da.messages, da.after_hours, da.mention_all, da.distinct_senders)
-        for room_id, day, messages, after_hours, mention_all, distinct in s.execute(
-            days.where(*in_window)
-        ).all():
+        result = s.execute(days.where(*in_window).execution_options(yield_per=20_000))
+        for room_id, day, messages, after_hours, mention_all, distinct in result:
             day_list = by_room.get(room_id)
             if day_list is None:
                 day_list = by_room[room_id] = []
+            day = day_objects.setdefault(day, day)
             day_list.append(DayActivity(day, messages, after_hours, mention_all, distinct))
         # The latest message time per room over the same days, aggregated by the database.
         latest = select(da.room_id, func.max(da.last_at).label("last_at")).where(*in_window)
@@ -93,7 +99,7 @@ def load_facts(
                 end_date=r.end_date,
                 approved=r.approved,
                 enrolled_at=r.enrolled_at or now,
-                member_ids=frozenset(member_lists.pop(r.id, ())),
+                member_ids=frozenset(members.pop(r.id, ())),
                 registered_at=r.registered_at,
                 created_on=r.created_on,
                 last_activity=last,
