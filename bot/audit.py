@@ -53,6 +53,7 @@ def load_facts(
     with session_scope(engine) as s:
         rooms = repo.all_rooms(s)
         pending = repo.pending_requests_by_room(s)
+        retained = repo.retained_room_ids(s)
         # One row per room with its current members joined into one string: a few thousand
         # rows instead of millions. WeChat ids never contain the separator (a control character).
         members: dict[str, list[str]] = {}
@@ -105,6 +106,7 @@ def load_facts(
                 last_activity=last,
                 daily=tuple(by_room.get(r.id, ())),
                 unit=r.unit,
+                retained=r.id in retained,
             )
         )
     return rooms, facts, by_room, pending

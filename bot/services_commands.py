@@ -615,8 +615,9 @@ def approve(ctx: Ctx, args: list[str]) -> Reply:
         if req.kind == "extend":
             new_end = date.fromisoformat(str(p["new_end_date"]))
             room.end_date, room.extension_count = new_end, room.extension_count + 1
-        elif req.kind in ("standing", "retain"):
+        elif req.kind == "standing":
             room.approved = True
+        # An approved "retain" request is itself the record; the audit reads it (RoomFacts.retained).
     rq.decide_request(ctx.session, req=req, status="approved", by=ctx.talker, at=ctx.now, reason=None)
     line = request_summary(ctx.session, req)
     notices = (

@@ -251,7 +251,7 @@ def _duplicate_labels(active: Sequence[RoomFacts], rules: Rules, today: date) ->
     return out
 
 
-_RETENTION_ANSWERS = frozenset({"dissolve", "merge", "register"})
+_RETENTION_ANSWERS = frozenset({"dissolve", "merge"})
 
 
 def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[RoomVerdict]:
@@ -282,7 +282,7 @@ def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[Ro
         )
         labels = tuple(x for x in found if x is not None)
         if f.retained:
-            # Approval to keep the group answers "dissolve / merge / register"; conduct labels stay.
+            # Approval to keep the group answers "dissolve / merge"; registration and conduct labels stay.
             labels = tuple(x for x in labels if x.action not in _RETENTION_ANSWERS)
         verdicts.append(RoomVerdict(f.room_id, labels, inference))
     return verdicts

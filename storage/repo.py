@@ -405,6 +405,18 @@ def pending_requests_by_room(session: Session) -> dict[str, list[str]]:
     return out
 
 
+def retained_room_ids(session: Session) -> set[str]:
+    """Rooms a supervisor approved keeping (保留) despite their labels."""
+    from storage.models import ApprovalRequest
+
+    rows = session.scalars(
+        select(col(ApprovalRequest.room_id)).where(
+            col(ApprovalRequest.kind) == "retain", col(ApprovalRequest.status) == "approved"
+        )
+    )
+    return set(rows)
+
+
 # ---------------------------------------------------------------- digests and reminders (bot/digests.py)
 
 
