@@ -132,7 +132,9 @@ def test_retain_only_a_labelled_group_and_it_goes_to_approval(cli: Cli, tmp_path
 
 def test_approved_retention_clears_the_dissolve_label_but_not_registration(cli: Cli, tmp_path: Path) -> None:
     r = run(cli, tmp_path, "retain_approved", at="2026-12-07")
-    assert r.replies(to="sun")[-1] == "已批准 #1「黑龙潭镇党建工作群」申请保留（僵尸群）｜张三｜理由：党建工作长期需要"
+    assert r.replies(to="sun")[-1] == (
+        "已批准 #1「黑龙潭镇党建工作群」申请保留（僵尸群）｜张三｜理由：党建工作长期需要"
+    )
     row = r.rooms[R2]
     assert row["pending"] == []
     codes = {label["code"] for label in row["labels"]}
