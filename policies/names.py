@@ -52,17 +52,31 @@ _CN_NUM = {
     "十二": 12,
 }
 _NUMERAL_CHARS = set("〇零一二三四五六七八九十两")
-_NOT_AFTER_NUMERAL = "月日号届次五期年〇零一二三四五六七八九十0-9"
+# 十一 / 五一 must not eat 十一月, 第十一届, 十一期 … but 五一期间 is the holiday.
+_NOT_AFTER_NUMERAL = r"(?![月日号届次五年〇零一二三四五六七八九十0-9]|期(?!间))"
 
 # Precedence of time expressions: the more specific one decides the end date.
 _R_DATE, _R_MONTH, _R_EVENT, _R_HOLIDAY, _R_QUARTER, _R_PERIOD = range(6)
 
-_RE_FULL_DATE = re.compile(r"(?<![0-9])(20[0-9]{2})[年./\-]([0-9]{1,2})[月./\-]([0-9]{1,2})[日号]?")
-_RE_YEAR4 = re.compile(r"(?<![0-9])(20[0-9]{2})(?![0-9])(?:年度|年)?")
-_RE_YEAR_CN = re.compile(r"([〇零○一二三四五六七八九]{4})年")
+# A trailing day range ("11月24日-26日", "3月1日至5日") extends the date to its last day.
+_DAY_RANGE = r"(?:[-~至到]([0-9]{1,2})[日号])?"
+_RE_FULL_DATE = re.compile(
+    r"(?<![0-9])(20[0-9]{2})[年./\-]([0-9]{1,2})[月./\-]([0-9]{1,2})[日号]?" + _DAY_RANGE
+)
+# "25.10.1": a two-digit year in a dotted date.
+_RE_DOT_DATE_YY = re.compile(r"(?<![0-9.])([0-9]{2})\.([0-9]{1,2})\.([0-9]{1,2})(?![0-9.])")
+# "2025.6", "2025/9", "2025-6月": year and month without a day.
+_RE_YEAR_MONTH = re.compile(r"(?<![0-9])(20[0-9]{2})[./\-](1[0-2]|0?[1-9])(?![0-9])(?:月份?)?")
+# A year followed by 级/届 is a cohort (2024级新生, 2018届同学), not a time expression.
+_RE_YEAR4 = re.compile(r"(?<![0-9])(20[0-9]{2})(?![0-9级届])(?:年度|年)?")
+_RE_YEAR_CN = re.compile(r"([〇零○o一二三四五六七八九]{4})年")
 _RE_YEAR2 = re.compile(r"(?<![0-9])([0-9]{2})(?:年度|年)")
-_RE_MONTH_DAY = re.compile(r"(?<![0-9])([0-9]{1,2})月([0-9]{1,2})[日号]")
-_RE_DOT_DATE = re.compile(r"(?<![0-9.])([0-9]{1,2})\.([0-9]{1,2})(?![0-9.])")
+_RE_MONTH_DAY = re.compile(r"(?<![0-9])([0-9]{1,2})月([0-9]{1,2})[日号]" + _DAY_RANGE)
+# "11.15", "7·20" (the middle dot is how disasters and events are named).
+_RE_DOT_DATE = re.compile(r"(?<![0-9.·・])([0-9]{1,2})[.·・]([0-9]{1,2})(?![0-9.·・])")
+_EXPLICIT_TEMPORARY = "临时"
+# A task word that names a standing unit: 征兵办, 防汛抗旱指挥部办公室, 审计局, 防汛物资仓库.
+_UNIT_SUFFIX = r"(?:物资)?(?:办公室|办(?![理法结件好事])|局|中心|所(?!有)|室|科|股|仓库|储备库)"
 _RE_MONTH = re.compile(r"(?<![0-9])([0-9]{1,2})月份?")
 _RE_MONTH_CN = re.compile(r"(?<![一二三四五六七八九十第])(十[一二]|[一二三四五六七八九十])月份?")
 _RE_QUARTER = re.compile(r"第?([1-4一二三四])季度|(?<![a-z0-9])q([1-4])(?![0-9])")
@@ -116,6 +130,13 @@ def _holiday_span(year: int, name: str) -> tuple[date, date] | None:
     return min(days), max(days)
 
 
+def _last_day(day: int, range_end: str | None) -> int:
+    """The day a date (or day range such as 24日-26日) ends on."""
+    if range_end is not None and day < int(range_end) <= 31:
+        return int(range_end)
+    return day
+
+
 def _md(text: str) -> tuple[int, int]:
     m, d = text.split("-")
     return int(m), int(d)
@@ -147,9 +168,10 @@ def _word_pattern(words: tuple[str, ...], guard: bool) -> re.Pattern[str] | None
         alt = re.escape(w)
         if guard and set(w) <= _NUMERAL_CHARS:
             # 十一 (National Day) must not eat 十一月, 第十一届 …
-            alt = f"(?<![一二三四五六七八九十〇零第0-9]){alt}(?![{_NOT_AFTER_NUMERAL}])"
+            alt = f"(?<![一二三四五六七八九十〇零第0-9]){alt}{_NOT_AFTER_NUMERAL}"
         alts.append(alt)
-    return re.compile("(" + "|".join(alts) + ")(前)?")
+    # "春节前" ends the day before the holiday; "元旦前后" is around it, i.e. the holiday itself.
+    return re.compile("(" + "|".join(alts) + ")(前(?!后))?")
 
 
 def _two_digit_ok(value: int, today: date, rules: Rules) -> bool:
@@ -165,17 +187,39 @@ def _extract(norm: str, today: date, rules: Rules) -> tuple[list[int], list[_Spe
     found: list[tuple[int, str]] = []
 
     for m in masked.take(_RE_FULL_DATE):
-        d = _clamped(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if d is not None and int(m.group(3)) <= 31:
+        day = _last_day(int(m.group(3)), m.group(4))
+        d = _clamped(int(m.group(1)), int(m.group(2)), day)
+        if d is not None and day <= 31:
             years.append(d.year)
             specs.append(_Spec(_R_DATE, m.group(0), m.start(), fixed=d))
+            found.append((m.start(), m.group(0)))
+    for m in masked.take(_RE_DOT_DATE_YY):
+        yy, mo, dd = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if _two_digit_ok(yy, today, rules) and 1 <= mo <= 12 and 1 <= dd <= 31:
+            d = _clamped(2000 + yy, mo, dd)
+            if d is not None:
+                years.append(d.year)
+                specs.append(_Spec(_R_DATE, m.group(0), m.start(), fixed=d))
+                found.append((m.start(), m.group(0)))
+    for m in masked.take(_RE_YEAR_MONTH):
+        d = _clamped(int(m.group(1)), int(m.group(2)), 31)
+        if d is not None:
+            years.append(d.year)
+            specs.append(_Spec(_R_MONTH, m.group(0), m.start(), fixed=d))
             found.append((m.start(), m.group(0)))
 
     # Events before bare years: 七普/三调-like fixed events and "秋季征兵" must win over 秋季.
     ev = _word_pattern(tuple(names.events), False)
     if ev is not None:
+        last_end = -1
         for m in masked.take(ev):
             word = m.group(1)
+            if m.start() == last_end:
+                # 三夏秸秆禁烧: the first event qualifies the one right after it, which adds no end.
+                found.append((m.start(), word))
+                last_end = m.end()
+                continue
+            last_end = m.end()
             when = names.events[word]
             if len(when) == 10:
                 y, mo, dd = (int(x) for x in when.split("-"))
@@ -203,7 +247,8 @@ def _extract(norm: str, today: date, rules: Rules) -> tuple[list[int], list[_Spe
 
     for pattern in (_RE_MONTH_DAY, _RE_DOT_DATE):
         for m in masked.take(pattern):
-            mo, dd = int(m.group(1)), int(m.group(2))
+            mo = int(m.group(1))
+            dd = _last_day(int(m.group(2)), m.group(3) if pattern is _RE_MONTH_DAY else None)
             if 1 <= mo <= 12 and 1 <= dd <= 31:
                 specs.append(_Spec(_R_DATE, m.group(0), m.start(), month=mo, day=dd))
                 found.append((m.start(), m.group(0)))
@@ -245,10 +290,15 @@ def _extract(norm: str, today: date, rules: Rules) -> tuple[list[int], list[_Spe
     return years, specs, found
 
 
-def _resolve(spec: _Spec, year: int) -> date | None:
+def _resolve(spec: _Spec, year: int, span_end: int | None = None) -> date | None:
     if spec.fixed is not None:
         return spec.fixed
-    y = year + 1 if spec.next_year else year
+    if spec.next_year:
+        # A season running into the next year ends in year + 1, or in the later year of a span
+        # such as "2025-2026年冬春".
+        y = span_end if span_end is not None else year + 1
+    else:
+        y = year
     if spec.holiday is not None:
         span = _holiday_span(y, spec.holiday)
         if span is not None:
@@ -265,7 +315,9 @@ def _end_from_time(years: list[int], specs: list[_Spec], anchor: date) -> date |
         best = min(s.rank for s in specs)
         chosen = [s for s in specs if s.rank == best]
         if years:
-            ends = [_resolve(s, max(years)) for s in chosen]
+            last = max(years)
+            span_end = last if last - 1 in years else None
+            ends = [_resolve(s, last, span_end) for s in chosen]
         else:
             # No year in the name: the first occurrence ending on/after the reference day.
             ends = []
@@ -286,10 +338,39 @@ def _end_from_time(years: list[int], specs: list[_Spec], anchor: date) -> date |
     return None
 
 
+@lru_cache(maxsize=16)
+def _unit_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alts = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(f"(?:{alts})+(?={_UNIT_SUFFIX})")
+
+
+def _mask_units(norm: str, words: tuple[str, ...]) -> str:
+    """Blank task words that are part of a unit's name (征兵办, 审计局), so they do not count."""
+    pattern = _unit_pattern(words)
+    if pattern is None:
+        return norm
+    return pattern.sub(lambda m: "\0" * len(m.group(0)), norm)
+
+
+def _letters(norm: str) -> str:
+    """Only letters and digits: standing patterns ignore emoji and brackets (🌾大刘村🌾, 【东街社区】)."""
+    return "".join(ch for ch in norm if unicodedata.category(ch)[0] in ("L", "N"))
+
+
 def _find_words(norm: str, words: list[str] | tuple[str, ...]) -> list[tuple[int, str]]:
     hits = [(norm.find(w), w) for w in words if w and w in norm]
     # Report the longest words only: 专项整治 rather than 专项 + 专项整治.
     return sorted((p, w) for p, w in hits if not any(w != o and w in o for _, o in hits))
+
+
+def _task_kind(task: list[tuple[int, str]], rules: Rules) -> Kind:
+    """Kind from the task words: an explicit 临时 wins; else any phase word makes it a phase."""
+    words = rules.names.words
+    if any(w == _EXPLICIT_TEMPORARY for _, w in task):
+        return "temporary"
+    return "phase" if any(words[w].kind == "phase" for _, w in task) else "temporary"
 
 
 def infer_from_name(topic: str, *, today: date, rules: Rules, since: date | None = None) -> NameInference:
@@ -306,25 +387,34 @@ def infer_from_name(topic: str, *, today: date, rules: Rules, since: date | None
     names = rules.names
     anchor = since or today
 
-    years, specs, time_found = _extract(norm, today, rules)
+    task_text = _mask_units(norm, tuple(names.words) + tuple(names.events))
+    years, specs, time_found = _extract(task_text, today, rules)
     has_time = bool(years or specs)
-    task = _find_words(norm, list(names.words))
+    task = _find_words(task_text, list(names.words))
+    # Named campaigns (七普, 五经普, 秸秆禁烧) are phase tasks even when not listed as words.
+    campaigns = _find_words(task_text, list(names.events))
     standing = _find_words(norm, names.standing.words)
     timed = _find_words(norm, names.standing.timed_words)
-    pattern_hit = any(re.search(p, norm) for p in names.standing.patterns)
+    letters = _letters(norm)
+    pattern_hit = any(re.search(p, letters) for p in names.standing.patterns)
     standing_hint = bool(standing or timed or pattern_hit)
 
     kind: Kind | None
     end: date | None = None
     source = ""
     if task:
-        kind = "phase" if any(names.words[w].kind == "phase" for _, w in task) else "temporary"
+        kind = _task_kind(task, rules)
+    elif campaigns:
+        kind = "phase"
     elif timed and has_time:
         kind = "temporary"
     elif standing_hint:
         kind = "standing"
     elif has_time:
-        kind = "phase"
+        # A bare day or holiday (9月28日观摩推进会, 国庆安保) is an occasion; months, quarters,
+        # seasons and years are stages of work.
+        best = min((sp.rank for sp in specs), default=_R_PERIOD + 1)
+        kind = "temporary" if best in (_R_DATE, _R_HOLIDAY) else "phase"
     else:
         kind = None
 

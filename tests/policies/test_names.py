@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from policies.rules import Rules, load_rules
 
 TODAY = date(2026, 11, 15)
 RULES: Rules = load_rules()
+# Floors for the hand-written subset (realistic names, hard cases); see test_name_corpus.
+FLOOR_HAND_PRECISION = 0.9
+FLOOR_HAND_RECALL = 0.85
+FLOOR_HAND_KIND = 0.85
 
 
 @pytest.mark.parametrize(
@@ -92,38 +97,87 @@ def test_fuzz_long_names(name: str) -> None:
     infer_from_name("2024年" + name + "征兵", today=TODAY, rules=RULES, since=TODAY)
 
 
-def load_corpus(path: Path) -> list[tuple[str, str, str, bool, date | None]]:
+Row = tuple[str, str, str, bool, date | None, str]
+
+
+def load_corpus(path: Path) -> list[Row]:
+    """Rows: name, expected kind, expected end, ended by today, created_on, source (gen/hand)."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if not line or line.startswith("#"):
             continue
-        name, kind, end, ended, since = line.split("\t")
-        rows.append((name, kind, end, ended == "yes", None if since == "-" else date.fromisoformat(since)))
+        name, kind, end, ended, since, source = line.split("\t")
+        assert source in ("gen", "hand"), line
+        rows.append(
+            (name, kind, end, ended == "yes", None if since == "-" else date.fromisoformat(since), source)
+        )
     return rows
 
 
-def test_name_corpus(data_dir: Path) -> None:
-    """Precision/recall of 'unregistered group whose task has ended' on the curated corpus."""
-    rows = load_corpus(data_dir / "group_names.tsv")
-    assert len(rows) >= 300
-    tp = fp = fn = kind_ok = end_ok = end_n = 0
-    for name, kind, end, ended, since in rows:
+@dataclass
+class Score:
+    """Counts for 'suspected phase/temporary group that has ended' over a set of rows."""
+
+    n: int = 0
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    kind_ok: int = 0
+    end_ok: int = 0
+    end_n: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def kind_accuracy(self) -> float:
+        return self.kind_ok / self.n if self.n else 0.0
+
+    def add(self, row: Row) -> None:
+        name, kind, end, ended, since, _ = row
         got = infer_from_name(name, today=TODAY, rules=RULES, since=since)
         predicted = got.kind in ("temporary", "phase") and got.end_date is not None and got.end_date < TODAY
-        tp += predicted and ended
-        fp += predicted and not ended
-        fn += ended and not predicted
+        self.n += 1
+        self.tp += predicted and ended
+        self.fp += predicted and not ended
+        self.fn += ended and not predicted
         k = got.kind or "none"
-        kind_ok += k == kind or (kind == "?" and k in ("temporary", "phase"))
+        self.kind_ok += k == kind or (kind == "?" and k in ("temporary", "phase"))
         if end != "-":
-            end_n += 1
-            end_ok += got.end_date is not None and got.end_date.isoformat() == end
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    CORPUS_SUMMARY.append(
-        f"name corpus: precision {precision:.3f} recall {recall:.3f} (n={len(rows)}, ended={tp + fn}); "
-        f"kind accuracy {kind_ok / len(rows):.3f}; end date exact {end_ok}/{end_n}"
-    )
-    assert precision >= 0.9
-    assert recall >= 0.85
-    assert kind_ok / len(rows) >= 0.9
+            self.end_n += 1
+            self.end_ok += got.end_date is not None and got.end_date.isoformat() == end
+
+    def summary(self, label: str) -> str:
+        return (
+            f"{label} n={self.n} (ended={self.tp + self.fn}), precision {self.precision:.3f}, "
+            f"recall {self.recall:.3f}, kind accuracy {self.kind_accuracy:.3f}, "
+            f"end date exact {self.end_ok}/{self.end_n}"
+        )
+
+
+def test_name_corpus(data_dir: Path) -> None:
+    """Precision/recall of 'unregistered group whose task has ended' on the curated corpus.
+
+    The hand-written subset (source = hand) holds names as they are really typed, with the hard
+    cases; it is scored separately because the generated rows make the overall figures optimistic.
+    """
+    rows = load_corpus(data_dir / "group_names.tsv")
+    assert len(rows) >= 450
+    whole, hand = Score(), Score()
+    for row in rows:
+        whole.add(row)
+        if row[5] == "hand":
+            hand.add(row)
+    assert hand.n >= 150
+    CORPUS_SUMMARY.append(f"name corpus: {whole.summary('all')}; {hand.summary('hand-written')}")
+    assert whole.precision >= 0.9
+    assert whole.recall >= 0.85
+    assert whole.kind_accuracy >= 0.9
+    assert hand.precision >= FLOOR_HAND_PRECISION
+    assert hand.recall >= FLOOR_HAND_RECALL
+    assert hand.kind_accuracy >= FLOOR_HAND_KIND
