@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
 from datetime import date, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -80,6 +82,28 @@ class ActivityRecorder:
         if days:
             with session_scope(self._engine) as session:
                 repo.flush_activity(session, days=days, senders=senders)
+
+    async def flush_async(self) -> int:
+        """Swap the batch on the event loop (where `record` runs), write it in a worker thread.
+
+        A batch whose write fails goes back to the recorder. On cancellation (shutdown) the
+        write in flight is awaited first, so the final flush never races it.
+        """
+        days, senders = self.take()
+        n = sum(c.messages for c in days.values())
+        write = asyncio.ensure_future(asyncio.to_thread(self.write, days, senders))
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            with suppress(Exception):
+                await write
+            if write.exception() is not None:
+                self.restore(days, senders)
+            raise
+        except Exception:
+            self.restore(days, senders)
+            raise
+        return n
 
     def flush(self) -> int:
         """Write everything counted so far; returns the number of messages written."""

@@ -31,20 +31,9 @@ def check_reachable(endpoint: str, timeout: float = 3.0) -> None:
 async def _flush_loop(app: App, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        batch = app.recorder.take()
-        write = asyncio.ensure_future(asyncio.to_thread(app.recorder.write, *batch))
         try:
-            await asyncio.shield(write)
-        except asyncio.CancelledError:
-            # Shutting down: the write in flight must end before the final flush, and a failed
-            # batch goes back to the recorder so that flush writes it.
-            with suppress(Exception):
-                await write
-            if write.exception() is not None:
-                app.recorder.restore(*batch)
-            raise
+            await app.recorder.flush_async()
         except Exception:
-            app.recorder.restore(*batch)
             logger.exception("activity flush failed; counters kept for the next try")
 
 

@@ -102,7 +102,7 @@ async def run_job(job_id: str) -> None:
     spec = _specs()[job_id]
     now = app.clock.now()
     try:
-        await asyncio.to_thread(app.flush)  # digests should see the activity counted so far
+        await app.recorder.flush_async()  # digests should see the activity counted so far
         await asyncio.to_thread(spec.run, app, now)
     except Exception:
         logger.exception("scheduled job {} failed", job_id)
