@@ -6,7 +6,7 @@ and reason are built in one place and read together.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
@@ -25,6 +25,9 @@ def _local_date(moment: datetime, rules: Rules) -> date:
 
 def _window(facts: RoomFacts, today: date, days: int) -> tuple[int, int, int]:
     """(messages, after_hours, mention_all) over the `days` local days ending today."""
+    for w in facts.windows:
+        if w.days == days and w.today == today:
+            return w.messages, w.after_hours, w.mention_all
     first = today - timedelta(days=days - 1)
     msgs = after = mention = 0
     for d in facts.daily:
@@ -33,6 +36,13 @@ def _window(facts: RoomFacts, today: date, days: int) -> tuple[int, int, int]:
             after += d.after_hours
             mention += d.mention_all
     return msgs, after, mention
+
+
+def activity_windows(rules: Rules) -> frozenset[int]:
+    """Every `days` the checks pass to `_window`: what a reader precomputing WindowTotals needs."""
+    return frozenset(
+        {rules.after_hours.window_days, rules.mention_all.window_days, rules.duplicate.activity_window_days}
+    )
 
 
 def _quoted(words: Sequence[str]) -> str:
@@ -262,6 +272,9 @@ def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[Ro
     active = [f for f in facts if f.status == "active"]
     dups = _duplicate_labels(active, rules, today)
     verdicts: list[RoomVerdict] = []
+    # Many groups share a name and a reference day (templates, one township's batch of groups);
+    # the inference depends on nothing else within one evaluation, so each pair is inferred once.
+    inferred: dict[tuple[str, date], NameInference] = {}
     for f in facts:
         if f.status != "active":
             verdicts.append(RoomVerdict(f.room_id, (), None))
@@ -269,7 +282,10 @@ def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[Ro
         inference = None
         if f.kind is None:
             since = f.created_on or _local_date(f.enrolled_at, rules)
-            inference = infer_from_name(f.topic, today=today, rules=rules, since=since)
+            key = (f.topic, since)
+            inference = inferred.get(key)
+            if inference is None:
+                inference = inferred[key] = infer_from_name(f.topic, today=today, rules=rules, since=since)
         found = (
             check_expiry(f, rules, today),
             check_suspected(f, inference, today),
@@ -291,16 +307,14 @@ def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[Ro
 def burden(facts: Sequence[RoomFacts], verdicts: Sequence[RoomVerdict]) -> list[Burden]:
     """Per person: active groups they sit in and how many of those should be dissolved/merged."""
     flagged = {v.room_id for v in verdicts if any(label.action in _FLAGGING_ACTIONS for label in v.labels)}
-    groups: defaultdict[str, int] = defaultdict(int)
-    bad: defaultdict[str, int] = defaultdict(int)
+    groups: Counter[str] = Counter()
+    bad: Counter[str] = Counter()
     for f in facts:
         if f.status != "active":
             continue
-        for member in f.member_ids:
-            groups[member] += 1
-            if f.room_id in flagged:
-                bad[member] += 1
-    return sorted(
-        (Burden(cid, n, bad[cid]) for cid, n in groups.items()),
-        key=lambda b: (-b.active_groups, b.contact_id),
-    )
+        groups.update(f.member_ids)  # counted in C, not member by member
+        if f.room_id in flagged:
+            bad.update(f.member_ids)
+    # Sort plain (-groups, id) pairs, then build the results in that order.
+    order = sorted((-n, cid) for cid, n in groups.items())
+    return [Burden(cid, -neg, bad[cid]) for neg, cid in order]

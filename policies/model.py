@@ -37,6 +37,22 @@ class DayActivity:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowTotals:
+    """Activity summed over the `days` local days ending `today`, precomputed by the reader.
+
+    A storage reader that can sum in the database hands these instead of one DayActivity per
+    day; the engine uses one whose (today, days) matches its window and otherwise sums `daily`.
+    It must equal what summing the room's `daily` over that window would give.
+    """
+
+    today: date
+    days: int
+    messages: int
+    after_hours: int
+    mention_all: int
+
+
+@dataclass(frozen=True, slots=True)
 class RoomFacts:
     """Everything the policies may know about a group, as of the moment of evaluation."""
 
@@ -56,6 +72,8 @@ class RoomFacts:
     unit: str | None = None
     # A supervisor approved keeping this group (保留) despite its labels.
     retained: bool = False
+    # Precomputed window sums (see WindowTotals); empty means: sum `daily`.
+    windows: tuple[WindowTotals, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

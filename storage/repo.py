@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
@@ -415,6 +415,51 @@ def retained_room_ids(session: Session) -> set[str]:
         )
     )
     return set(rows)
+
+
+def room_rows(session: Session, *, columns: Sequence[str]) -> list[Any]:
+    """Every room as a plain row of the named columns (values as the ORM types give them), by id.
+
+    No ORM instances: at 100k rooms the identity map and instance state cost about 2 KB a room.
+    """
+    table = _table(Room)
+    return list(session.execute(select(*(table.c[name] for name in columns)).order_by(table.c.id)))
+
+
+def current_members_joined(session: Session, *, sep: str) -> Iterator[Any]:
+    """(room_id, ids of its current members joined by `sep`): one row per room, not per member.
+
+    `sep` must be a character no contact id contains (a control character).
+    """
+    ms = _table(Membership).c
+    stmt = (
+        select(ms.room_id, func.aggregate_strings(ms.contact_id, sep))
+        .where(ms.left_at.is_(None))
+        .group_by(ms.room_id)
+    )
+    yield from session.execute(stmt)
+
+
+def activity_totals(
+    session: Session, *, first: date, last: date, ranges: Sequence[tuple[date, date]]
+) -> Iterator[tuple[Any, ...]]:
+    """Per room with activity rows on days first..last (inclusive), aggregated by the database:
+
+    (room_id, latest last_at, then for each (start, end) of `ranges`: messages, after_hours and
+    mention_all summed over the days start..end, 0 when none).
+    """
+    da = _table(DailyActivity).c
+    sums = []
+    for start, end in ranges:
+        inside = and_(da.day >= start, da.day <= end)
+        for column in (da.messages, da.after_hours, da.mention_all):
+            sums.append(func.coalesce(func.sum(case((inside, column), else_=0)), 0))
+    stmt = (
+        select(da.room_id, func.max(da.last_at), *sums)
+        .where(da.day >= first, da.day <= last)
+        .group_by(da.room_id)
+    )
+    yield from session.execute(stmt)
 
 
 # ---------------------------------------------------------------- digests and reminders (bot/digests.py)
