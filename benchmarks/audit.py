@@ -10,8 +10,9 @@ file through the project's schema (Alembic) with executemany. Building is not ti
 
 Then, each in its own fresh process so peak RSS is that of the measured work alone:
 
-* scan (the floor): plain sqlite3 SELECTs of what the audit reads (all room rows, current
-  memberships, daily activity of the last 90 days) into Python tuples;
+* scan (the floor): plain sqlite3 SELECTs of the rows the audit reads (all room rows, current
+  memberships, the used activity columns of the last 90 days), streamed: each row is fetched as
+  a tuple and dropped, nothing is kept or converted;
 * audit: `run_audit(engine, rules, now, tz)` — storage read, facts, `evaluate` (all labels,
   duplicates included) and `burden`. The engine is created (and warmed) outside the timing.
 
@@ -272,16 +273,30 @@ def audit_now() -> datetime:
 
 
 def scan(path: Path) -> int:
-    """The floor: read what the audit reads into plain tuples. Returns the number of rows."""
+    """The floor: stream what the audit's results depend on, as any minimal consumer would.
+
+    Plain sqlite3, no type conversion, each row looked at once and dropped: every room row (all
+    columns, as the audit's rows carry them), every current membership (room, contact) and the
+    activity columns the audit uses (room, day, messages, after-hours, @all, last message time)
+    for the days it reads. Returns the number of rows.
+    """
+    today = AUDIT_DAY.isoformat()
     since = (AUDIT_DAY - timedelta(days=WINDOW_DAYS)).isoformat()
+    queries: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("SELECT * FROM room ORDER BY id", ()),
+        ("SELECT room_id, contact_id FROM membership WHERE left_at IS NULL", ()),
+        ("SELECT room_id, day, messages, after_hours, mention_all, last_at FROM dailyactivity"
+         " WHERE day >= ? AND day <= ?", (since, today)),
+    )
     conn = sqlite3.connect(path)
+    n = 0
     try:
-        rooms = conn.execute("SELECT * FROM room ORDER BY id").fetchall()
-        members = conn.execute("SELECT room_id, contact_id FROM membership WHERE left_at IS NULL").fetchall()
-        activity = conn.execute("SELECT * FROM dailyactivity WHERE day >= ?", (since,)).fetchall()
+        for sql, params in queries:
+            for _row in conn.execute(sql, params):
+                n += 1
     finally:
         conn.close()
-    return len(rooms) + len(members) + len(activity)
+    return n
 
 
 def run_audit_once(engine: Any, rules: Any) -> tuple[list[Any], list[Any]]:
