@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -149,16 +152,34 @@ def load_facts(
     return rooms, facts, recent_messages, pending
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the audit builds its millions of acyclic objects.
+
+    Each collection would walk every container built so far (at 100k groups about a fifth of
+    the audit's time) and find nothing: nothing the audit builds refers back to itself.
+    Reference counting still frees everything as usual; the collector's state is restored after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def run_audit(
     engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo
 ) -> tuple[list[AuditRow], list[Burden]]:
-    rooms, facts, recent, pending = load_facts(engine, rules, now, tz)
-    verdicts = evaluate(facts, rules, now)
-    rows = [
-        AuditRow(room, f, v, recent.get(room.id, 0), f.last_activity, tuple(pending.get(room.id, ())))
-        for room, f, v in zip(rooms, facts, verdicts, strict=True)
-    ]
-    return rows, burden(facts, verdicts)
+    with _cyclic_gc_paused():
+        rooms, facts, recent, pending = load_facts(engine, rules, now, tz)
+        verdicts = evaluate(facts, rules, now)
+        rows = [
+            AuditRow(room, f, v, recent.get(room.id, 0), f.last_activity, tuple(pending.get(room.id, ())))
+            for room, f, v in zip(rooms, facts, verdicts, strict=True)
+        ]
+        return rows, burden(facts, verdicts)
 
 
 def row_json(row: AuditRow, tz: ZoneInfo) -> dict[str, Any]:

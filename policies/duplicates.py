@@ -8,7 +8,6 @@ candidate exactly. Unlike MinHash LSH this is exact, so it agrees with the all-p
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -54,8 +53,12 @@ def find_duplicates(
     freq: Counter[str] = Counter()
     for room_members in sets.values():
         freq.update(room_members)
-    # Rarest first, ties by id so the order is deterministic.
-    rank = {m: i for i, (m, _) in enumerate(sorted(freq.items(), key=lambda kv: (kv[1], kv[0])))}
+    # Rarest first, ties by id so the order is deterministic: sort the ids, then a stable sort by
+    # count (two sorts on plain str / int keys are much cheaper than one on (count, id) tuples).
+    by_rarity = sorted(freq)
+    by_rarity.sort(key=freq.__getitem__)
+    rank = dict(zip(by_rarity, range(len(by_rarity)), strict=True))
+    del by_rarity
 
     ids = sorted(sets)
     members = [sets[rid] for rid in ids]
@@ -69,7 +72,7 @@ def find_duplicates(
     for i in order:
         tokens = encoded[i]
         size = sizes[i]
-        min_size = math.ceil(t * size)  # earlier (smaller) rooms must have at least this many
+        min_size = -(-num * size // den)  # ceil(t * size): earlier (smaller) rooms need this many
         probe = size - min_size + 1
         # Rooms come smallest first, so later (larger) rooms need overlap >= 2t/(1+t)*size with
         # this one; indexing that shorter prefix is enough (PPJoin's indexing prefix).

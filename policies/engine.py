@@ -315,6 +315,9 @@ def burden(facts: Sequence[RoomFacts], verdicts: Sequence[RoomVerdict]) -> list[
         groups.update(f.member_ids)  # counted in C, not member by member
         if f.room_id in flagged:
             bad.update(f.member_ids)
-    # Sort plain (-groups, id) pairs, then build the results in that order.
-    order = sorted((-n, cid) for cid, n in groups.items())
-    return [Burden(cid, -neg, bad[cid]) for neg, cid in order]
+    # Order (-groups, id) without building a tuple per person: ids sorted once, then a stable
+    # sort by count on plain ints.
+    order = sorted(groups)
+    order.sort(key=groups.__getitem__, reverse=True)
+    flagged_in = bad.get
+    return [Burden(cid, groups[cid], flagged_in(cid, 0)) for cid in order]
