@@ -52,6 +52,10 @@ class AuditRoom:
 
 
 _ROOM_COLUMNS = tuple(f.name for f in fields(AuditRoom))
+_SHARED_COLUMNS = tuple(
+    _ROOM_COLUMNS.index(name)
+    for name in ("owner_id", "status", "enrolled_by", "admin_ids", "kind", "unit", "registered_by")
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,6 @@ def load_facts(
 
     members: dict[str, frozenset[str]] = {}
     with session_scope(engine) as s:
-        rooms = [AuditRoom(*row) for row in repo.room_rows(s, columns=_ROOM_COLUMNS)]
         pending = repo.pending_requests_by_room(s)
         retained = repo.retained_room_ids(s)
         canon: dict[str, str] = {}
@@ -110,6 +113,15 @@ def load_facts(
             # set() first: a frozenset copied from a set gets a table sized for its members
             # (about half the memory of one grown member by member).
             members[room_id] = frozenset(set(map(intern, ids, ids)))
+        rooms = []
+        for row in repo.room_rows(s, columns=_ROOM_COLUMNS):
+            # Contact ids, status, kind, unit…: few distinct values, one string object each.
+            values = list(row)
+            for i in _SHARED_COLUMNS:
+                v = values[i]
+                if v is not None:
+                    values[i] = intern(v, v)
+            rooms.append(AuditRoom(*values))
         del canon
         totals: dict[str, tuple[Any, ...]] = {
             row[0]: tuple(row[1:])

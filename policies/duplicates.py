@@ -58,27 +58,31 @@ def find_duplicates(
     by_rarity = sorted(freq)
     by_rarity.sort(key=freq.__getitem__)
     rank = dict(zip(by_rarity, range(len(by_rarity)), strict=True))
-    del by_rarity
+    del by_rarity, freq
 
+    num, den = t.numerator, t.denominator
     ids = sorted(sets)
     members = [sets[rid] for rid in ids]
-    encoded = [sorted(map(rank.__getitem__, m)) for m in members]
-    sizes = [len(e) for e in encoded]
+    sizes = [len(m) for m in members]
+    # Only the probing prefix of each room's ordered members is ever read: keep just that.
+    encoded = [
+        sorted(map(rank.__getitem__, m))[: size - (-(-num * size // den)) + 1]
+        for m, size in zip(members, sizes, strict=True)
+    ]
+    del rank
     # Process rooms by size so the size filter only has to look one way.
     order = sorted(range(len(ids)), key=lambda i: (sizes[i], ids[i]))
     index: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
     found: list[DuplicatePair] = []
-    num, den = t.numerator, t.denominator
     for i in order:
         tokens = encoded[i]
         size = sizes[i]
         min_size = -(-num * size // den)  # ceil(t * size): earlier (smaller) rooms need this many
-        probe = size - min_size + 1
         # Rooms come smallest first, so later (larger) rooms need overlap >= 2t/(1+t)*size with
         # this one; indexing that shorter prefix is enough (PPJoin's indexing prefix).
         indexed = size - (-(-2 * num * size // (num + den))) + 1
         seen: set[int] = set()
-        for p, tok in enumerate(tokens[:probe]):
+        for p, tok in enumerate(tokens):  # the first `probe` tokens (all that is kept)
             bucket = index[tok]
             for j, q in bucket:
                 if j in seen:
