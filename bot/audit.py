@@ -54,11 +54,26 @@ class AuditRoom:
 _ROOM_COLUMNS = tuple(f.name for f in fields(AuditRoom))
 _SHARED_COLUMNS = tuple(
     _ROOM_COLUMNS.index(name)
-    for name in ("owner_id", "status", "enrolled_by", "admin_ids", "kind", "unit", "registered_by")
+    for name in ("owner_id", "status", "enrolled_by", "admin_ids", "kind", "unit", "registered_by", "topic")
+)
+# Dates and moments repeat a lot (batch enrolment, a township's end dates): one object per value,
+# kept apart from the strings (a date and a datetime may hash alike).
+_TEMPORAL_COLUMNS = tuple(
+    _ROOM_COLUMNS.index(name)
+    for name in (
+        "status_at",
+        "enrolled_at",
+        "created_on",
+        "end_date",
+        "original_end_date",
+        "registered_at",
+        "claimed_dissolved_at",
+        "last_activity_at",
+    )
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditRow:
     room: AuditRoom
     facts: RoomFacts
@@ -74,6 +89,25 @@ def as_of(day: date, tz: ZoneInfo) -> datetime:
 
 
 _SEP = "\x1f"
+
+
+def _compact_frozenset(members: set[str]) -> frozenset[str]:
+    """frozenset(members), with the smallest hash table CPython allows for its size.
+
+    Copying a set of n members sizes the table to the power of two above 2n, which for 16-18 or
+    32-37 members is twice what the load factor (3/5) needs. Copying a quarter of the minimal
+    table's worth first and adding the rest one by one stays in the minimal table.
+    """
+    n = len(members)
+    table = 8
+    while n * 5 >= (table - 1) * 3:
+        table <<= 1
+    first = table // 4
+    if 2 * n < table or first >= n:
+        return frozenset(members)
+    it = iter(members)
+    head = frozenset([next(it) for _ in range(first)])
+    return head.union(it)
 
 
 def load_facts(
@@ -112,8 +146,20 @@ def load_facts(
             ids = joined.split(_SEP)
             # set() first: a frozenset copied from a set gets a table sized for its members
             # (about half the memory of one grown member by member).
-            members[room_id] = frozenset(set(map(intern, ids, ids)))
+            members[room_id] = _compact_frozenset(set(map(intern, ids, ids)))
         rooms = []
+        moments: dict[Any, Any] = {}
+
+        def same_moment(v: Any) -> Any:
+            # Equal aware datetimes may carry different zones (and print differently): share
+            # only an object of the same type and zone.
+            got = moments.setdefault(v, v)
+            if got is v or (
+                type(got) is type(v) and getattr(got, "tzinfo", None) is getattr(v, "tzinfo", None)
+            ):
+                return got
+            return v
+
         for row in repo.room_rows(s, columns=_ROOM_COLUMNS):
             # Contact ids, status, kind, unit…: few distinct values, one string object each.
             values = list(row)
@@ -121,23 +167,31 @@ def load_facts(
                 v = values[i]
                 if v is not None:
                     values[i] = intern(v, v)
+            for i in _TEMPORAL_COLUMNS:
+                v = values[i]
+                if v is not None:
+                    values[i] = same_moment(v)
             rooms.append(AuditRoom(*values))
         del canon
         totals: dict[str, tuple[Any, ...]] = {
-            row[0]: tuple(row[1:])
-            for row in repo.activity_totals(s, first=since, last=today, ranges=ranges)
+            row[0]: tuple(row[1:]) for row in repo.activity_totals(s, first=since, last=today, ranges=ranges)
         }
     facts = []
     recent_messages: dict[str, int] = {}
     no_members: frozenset[str] = frozenset()
+    # Many rooms have the same sums (quiet rooms above all): one WindowTotals tuple per value.
+    same_windows: dict[tuple[Any, ...], tuple[WindowTotals, ...]] = {}
     for r in rooms:
         agg = totals.pop(r.id, None)
         last = None
         room_windows: tuple[WindowTotals, ...] = ()
         if agg is not None:
             last, sums = agg[0], agg[1:]
-            room_windows = tuple(
-                WindowTotals(engine_today, d, sums[i], sums[i + 1], sums[i + 2]) for d, i in window_at
+            if last is not None:
+                last = same_moment(last)
+            room_windows = same_windows.get(sums) or same_windows.setdefault(
+                sums,
+                tuple(WindowTotals(engine_today, d, sums[i], sums[i + 1], sums[i + 2]) for d, i in window_at),
             )
             recent_messages[r.id] = sums[recent_at]
         if r.last_activity_at and r.last_activity_at <= now:

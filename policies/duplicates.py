@@ -57,7 +57,10 @@ def find_duplicates(
     # count (two sorts on plain str / int keys are much cheaper than one on (count, id) tuples).
     by_rarity = sorted(freq)
     by_rarity.sort(key=freq.__getitem__)
-    rank = dict(zip(by_rarity, range(len(by_rarity)), strict=True))
+    # Reuse the counts' table for the ranks (same keys, so no resizing): one big dict, not two.
+    # (dict.update: Counter.update would add to the counts.)
+    rank: dict[str, int] = freq
+    dict.update(rank, zip(by_rarity, range(len(by_rarity)), strict=True))
     del by_rarity, freq
 
     num, den = t.numerator, t.denominator
@@ -72,7 +75,9 @@ def find_duplicates(
     del rank
     # Process rooms by size so the size filter only has to look one way.
     order = sorted(range(len(ids)), key=lambda i: (sizes[i], ids[i]))
-    index: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    # Bucket entries are room * stride + position: one int each rather than a tuple of two.
+    stride = max(len(t) for t in encoded) + 1 if encoded else 1
+    index: defaultdict[int, list[int]] = defaultdict(list)
     found: list[DuplicatePair] = []
     for i in order:
         tokens = encoded[i]
@@ -84,7 +89,8 @@ def find_duplicates(
         seen: set[int] = set()
         for p, tok in enumerate(tokens):  # the first `probe` tokens (all that is kept)
             bucket = index[tok]
-            for j, q in bucket:
+            for entry in bucket:
+                j, q = divmod(entry, stride)
                 if j in seen:
                     continue
                 seen.add(j)
@@ -102,7 +108,7 @@ def find_duplicates(
                     a, b = sorted((ids[i], ids[j]))
                     found.append(DuplicatePair(a, b, shared, union))
             if p < indexed:
-                bucket.append((i, p))
+                bucket.append(i * stride + p)
     return sorted(found)
 
 
