@@ -53,10 +53,9 @@ def find_duplicates(
     freq: Counter[str] = Counter()
     for room_members in sets.values():
         freq.update(room_members)
-    # Rarest first, ties by id so the order is deterministic: sort the ids, then a stable sort by
-    # count (two sorts on plain str / int keys are much cheaper than one on (count, id) tuples).
-    by_rarity = sorted(freq)
-    by_rarity.sort(key=freq.__getitem__)
+    # Rarest first. Prefix filtering is exact under any one global order, so ties need no
+    # tie-break by id (the pairs found are the same): one sort on int keys, no sort of strings.
+    by_rarity = sorted(freq, key=freq.__getitem__)
     # Reuse the counts' table for the ranks (same keys, so no resizing): one big dict, not two.
     # (dict.update: Counter.update would add to the counts.)
     rank: dict[str, int] = freq
