@@ -163,17 +163,7 @@ class World:
         return c.name if c is not None and c.name else contact_id
 
     def subtree(self, root: str) -> set[str]:
-        children: dict[str | None, list[str]] = defaultdict(list)
-        for unit, parent in self.units.items():
-            children[parent].append(unit)
-        out: set[str] = set()
-        todo = [root]
-        while todo:
-            unit = todo.pop()
-            if unit not in out:
-                out.add(unit)
-                todo.extend(children.get(unit, []))
-        return out
+        return repo.subtree_of(self.units, root)
 
     def room_unit(self, row: AuditRow) -> str | None:
         """The registered unit, else the owner's unit."""

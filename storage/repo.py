@@ -75,18 +75,24 @@ def upsert_contact(
     return contact
 
 
-def unit_subtree(session: Session, *, root: str) -> set[str]:
-    """The unit and all units below it."""
+def subtree_of(parents: Mapping[str, str | None], root: str) -> set[str]:
+    """The unit and all units below it, given each unit's parent."""
     children: dict[str | None, list[str]] = {}
-    for unit in session.scalars(select(Unit)):
-        children.setdefault(unit.parent, []).append(unit.name)
-    out, todo = set(), [root]
+    for name, parent in parents.items():
+        children.setdefault(parent, []).append(name)
+    out: set[str] = set()
+    todo = [root]
     while todo:
         name = todo.pop()
         if name not in out:
             out.add(name)
             todo.extend(children.get(name, []))
     return out
+
+
+def unit_subtree(session: Session, *, root: str) -> set[str]:
+    """The unit and all units below it."""
+    return subtree_of({u.name: u.parent for u in session.scalars(select(Unit))}, root)
 
 
 # ---------------------------------------------------------------- rooms
