@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from policies.engine import activity_windows, burden, evaluate
+from policies.engine import activity_windows, burden, evaluate, member_counts
 from policies.model import Burden, RoomFacts, RoomVerdict, WindowTotals
 from policies.rules import Rules
 from storage import repo
@@ -240,12 +240,13 @@ def run_audit(
 ) -> tuple[list[AuditRow], list[Burden]]:
     with _cyclic_gc_paused():
         rooms, facts, recent, pending = load_facts(engine, rules, now, tz)
-        verdicts = evaluate(facts, rules, now)
+        counts = member_counts(facts)
+        verdicts = evaluate(facts, rules, now, counts=counts)
         rows = [
             AuditRow(room, f, v, recent.get(room.id, 0), f.last_activity, tuple(pending.get(room.id, ())))
             for room, f, v in zip(rooms, facts, verdicts, strict=True)
         ]
-        return rows, burden(facts, verdicts)
+        return rows, burden(facts, verdicts, counts=counts)
 
 
 def row_json(row: AuditRow, tz: ZoneInfo) -> dict[str, Any]:

@@ -43,24 +43,38 @@ def _is_pair(shared: int, union: int, t: Fraction) -> bool:
 
 
 def find_duplicates(
-    rooms: Mapping[str, frozenset[str]], *, threshold: float = 0.8, min_members: int = 3
+    rooms: Mapping[str, frozenset[str]],
+    *,
+    threshold: float = 0.8,
+    min_members: int = 3,
+    rarity: Mapping[str, int] | None = None,
 ) -> list[DuplicatePair]:
-    """All pairs with Jaccard >= threshold among rooms of at least `min_members`, sorted."""
+    """All pairs with Jaccard >= threshold among rooms of at least `min_members`, sorted.
+
+    `rarity` orders members rarest first (e.g. the groups each sits in, already counted by the
+    caller); it must cover every member of the eligible rooms. Without it, members are counted
+    over the eligible rooms. Any order gives the same pairs; a good one only makes it faster.
+    """
     t = _threshold(threshold)
     sets = _eligible(rooms, min_members)
     if t <= 0:
         return exact_duplicates(rooms, threshold=threshold, min_members=min_members)
-    freq: Counter[str] = Counter()
-    for room_members in sets.values():
-        freq.update(room_members)
-    # Rarest first. Prefix filtering is exact under any one global order, so ties need no
-    # tie-break by id (the pairs found are the same): one sort on int keys, no sort of strings.
-    by_rarity = sorted(freq, key=freq.__getitem__)
-    # Reuse the counts' table for the ranks (same keys, so no resizing): one big dict, not two.
-    # (dict.update: Counter.update would add to the counts.)
-    rank: dict[str, int] = freq
-    dict.update(rank, zip(by_rarity, range(len(by_rarity)), strict=True))
-    del by_rarity, freq
+    rank: dict[str, int]
+    if rarity is None:
+        freq: Counter[str] = Counter()
+        for room_members in sets.values():
+            freq.update(room_members)
+        # Rarest first. Prefix filtering is exact under any one global order, so ties need no
+        # tie-break by id (the pairs found are the same): one sort on int keys, no sort of strings.
+        by_rarity = sorted(freq, key=freq.__getitem__)
+        # Reuse the counts' table for the ranks (same keys, so no resizing): one big dict, not two.
+        # (dict.update: Counter.update would add to the counts.)
+        rank = freq
+        dict.update(rank, zip(by_rarity, range(len(by_rarity)), strict=True))
+    else:
+        by_rarity = sorted(rarity, key=rarity.__getitem__)
+        rank = dict(zip(by_rarity, range(len(by_rarity)), strict=True))
+    del by_rarity
 
     num, den = t.numerator, t.denominator
     ids = sorted(sets)

@@ -7,7 +7,7 @@ and reason are built in one place and read together.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
 from policies.duplicates import DuplicatePair, find_duplicates
@@ -224,11 +224,16 @@ def _naive_day(moment: datetime) -> date:
     return moment.date()
 
 
-def _duplicate_labels(active: Sequence[RoomFacts], rules: Rules, today: date) -> dict[str, Label]:
+def _duplicate_labels(
+    active: Sequence[RoomFacts], rules: Rules, today: date, counts: Mapping[str, int] | None
+) -> dict[str, Label]:
     r = rules.duplicate
     by_id = {f.room_id: f for f in active}
     pairs = find_duplicates(
-        {f.room_id: f.member_ids for f in active}, threshold=r.jaccard, min_members=r.min_members
+        {f.room_id: f.member_ids for f in active},
+        threshold=r.jaccard,
+        min_members=r.min_members,
+        rarity=counts,
     )
     if not pairs:
         return {}
@@ -264,13 +269,18 @@ def _duplicate_labels(active: Sequence[RoomFacts], rules: Rules, today: date) ->
 _RETENTION_ANSWERS = frozenset({"dissolve", "merge"})
 
 
-def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[RoomVerdict]:
-    """One verdict per input room, same order. Inactive rooms get a verdict with no labels."""
+def evaluate(
+    facts: Sequence[RoomFacts], rules: Rules, now: datetime, *, counts: Mapping[str, int] | None = None
+) -> list[RoomVerdict]:
+    """One verdict per input room, same order. Inactive rooms get a verdict with no labels.
+
+    `counts` is `member_counts(facts)` when the caller has it (it orders the duplicate search).
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     today = _local_date(now, rules)
     active = [f for f in facts if f.status == "active"]
-    dups = _duplicate_labels(active, rules, today)
+    dups = _duplicate_labels(active, rules, today, counts)
     verdicts: list[RoomVerdict] = []
     # Many groups share a name and a reference day (templates, one township's batch of groups);
     # the inference depends on nothing else within one evaluation, so each pair is inferred once.
@@ -304,16 +314,32 @@ def evaluate(facts: Sequence[RoomFacts], rules: Rules, now: datetime) -> list[Ro
     return verdicts
 
 
-def burden(facts: Sequence[RoomFacts], verdicts: Sequence[RoomVerdict]) -> list[Burden]:
-    """Per person: active groups they sit in and how many of those should be dissolved/merged."""
+def member_counts(facts: Sequence[RoomFacts]) -> Counter[str]:
+    """Per contact, the active groups they sit in.
+
+    Burden's first column, and the rarity order of the duplicate search: computed once per audit
+    and passed to both (`evaluate(..., counts=)`, `burden(..., counts=)`) rather than counting
+    every membership twice.
+    """
+    counts: Counter[str] = Counter()
+    for f in facts:
+        if f.status == "active":
+            counts.update(f.member_ids)  # counted in C, not member by member
+    return counts
+
+
+def burden(
+    facts: Sequence[RoomFacts], verdicts: Sequence[RoomVerdict], *, counts: Mapping[str, int] | None = None
+) -> list[Burden]:
+    """Per person: active groups they sit in and how many of those should be dissolved/merged.
+
+    `counts` is `member_counts(facts)` when the caller already has it.
+    """
     flagged = {v.room_id for v in verdicts if any(label.action in _FLAGGING_ACTIONS for label in v.labels)}
-    groups: Counter[str] = Counter()
+    groups = member_counts(facts) if counts is None else counts
     bad: Counter[str] = Counter()
     for f in facts:
-        if f.status != "active":
-            continue
-        groups.update(f.member_ids)  # counted in C, not member by member
-        if f.room_id in flagged:
+        if f.status == "active" and f.room_id in flagged:
             bad.update(f.member_ids)
     # Order (-groups, id) without building a tuple per person: ids sorted once, then a stable
     # sort by count on plain ints.

@@ -34,6 +34,23 @@ def test_index_equals_all_pairs_on_sample() -> None:
     assert find_duplicates(rooms, threshold=0.8, min_members=3) == exact
 
 
+def test_any_rarity_order_gives_the_same_pairs() -> None:
+    """The caller's counts (all groups, not just eligible ones), or even a perverse order, only
+    change the speed: prefix filtering is exact under any one global order."""
+    rooms = sample(2, n=800)
+    exact = exact_duplicates(rooms, threshold=0.8, min_members=3)
+    assert len(exact) > 30
+    everyone = sorted(set().union(*rooms.values()))
+    shared: dict[str, int] = {}
+    for members in rooms.values():  # counted over every room, small ones included
+        for m in members:
+            shared[m] = shared.get(m, 0) + 1
+    commonest_first = {m: -n for m, n in shared.items()}
+    arbitrary = {m: random.Random(m).randrange(5) for m in everyone}  # many ties
+    for rarity in (shared, commonest_first, arbitrary):
+        assert find_duplicates(rooms, threshold=0.8, min_members=3, rarity=rarity) == exact
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.dictionaries(
