@@ -118,7 +118,8 @@ def load_facts(
     Returns the rooms, their facts (same order), messages over the last 30 local days per room
     and pending request kinds per room. Activity is summed by the database over exactly the
     windows the engine asks for (`policies.engine.activity_windows`), on the days of the last
-    `window_days` days stored, so facts carry WindowTotals and no per-day rows. Memberships come
+    `window_days` days stored, so facts carry WindowTotals and no per-day rows. The last activity
+    is the room's own column, unless the audit is as of a moment before it. Memberships come
     as one joined string per room; contact ids shared between rooms are one string object each.
     """
     today = now.astimezone(tz).date()  # the calendar the days are stored in
@@ -174,28 +175,31 @@ def load_facts(
             rooms.append(AuditRoom(*values))
         del canon
         totals: dict[str, tuple[Any, ...]] = {
-            row[0]: tuple(row[1:]) for row in repo.activity_totals(s, first=since, last=today, ranges=ranges)
+            row[0]: tuple(row[1:]) for row in repo.activity_sums(s, ranges=ranges)
         }
+        ahead = dict(repo.latest_activity_of_rooms_ahead(s, first=since, last=today, now=now))
     facts = []
     recent_messages: dict[str, int] = {}
     no_members: frozenset[str] = frozenset()
     # Many rooms have the same sums (quiet rooms above all): one WindowTotals tuple per value.
     same_windows: dict[tuple[Any, ...], tuple[WindowTotals, ...]] = {}
     for r in rooms:
-        agg = totals.pop(r.id, None)
-        last = None
+        sums = totals.pop(r.id, None)
         room_windows: tuple[WindowTotals, ...] = ()
-        if agg is not None:
-            last, sums = agg[0], agg[1:]
-            if last is not None:
-                last = same_moment(last)
+        if sums is not None:
             room_windows = same_windows.get(sums) or same_windows.setdefault(
                 sums,
                 tuple(WindowTotals(engine_today, d, sums[i], sums[i + 1], sums[i + 2]) for d, i in window_at),
             )
             recent_messages[r.id] = sums[recent_at]
-        if r.last_activity_at and r.last_activity_at <= now:
-            last = max(last, r.last_activity_at) if last else r.last_activity_at
+        # The room's recorded last activity is the latest of its activity rows; an audit as of an
+        # earlier moment takes the latest of the rows up to its day instead.
+        if r.last_activity_at is not None and r.last_activity_at <= now:
+            last = r.last_activity_at
+        else:
+            last = ahead.get(r.id)
+            if last is not None:
+                last = same_moment(last)
         facts.append(
             RoomFacts(
                 room_id=r.id,

@@ -446,22 +446,45 @@ def current_members_joined(session: Session, *, sep: str) -> Iterator[Any]:
     yield from session.execute(stmt)
 
 
-def activity_totals(
-    session: Session, *, first: date, last: date, ranges: Sequence[tuple[date, date]]
-) -> Iterator[tuple[Any, ...]]:
-    """Per room with activity rows on days first..last (inclusive), aggregated by the database:
+def activity_sums(session: Session, *, ranges: Sequence[tuple[date, date]]) -> Iterator[tuple[Any, ...]]:
+    """Per room with activity rows on the days `ranges` cover, aggregated by the database:
 
-    (room_id, latest last_at, then for each (start, end) of `ranges`: messages, after_hours and
-    mention_all summed over the days start..end, 0 when none).
+    (room_id, then for each (start, end) of `ranges`: messages, after_hours and mention_all summed
+    over the days start..end, 0 when none). Only the days from the earliest start to the latest
+    end are read; a range spanning exactly those days is a plain sum (no CASE per row).
     """
+    if not ranges:
+        return
+    first = min(start for start, _ in ranges)
+    last = max(end for _, end in ranges)
     da = _table(DailyActivity).c
     sums = []
     for start, end in ranges:
-        inside = and_(da.day >= start, da.day <= end)
         for column in (da.messages, da.after_hours, da.mention_all):
-            sums.append(func.coalesce(func.sum(case((inside, column), else_=0)), 0))
+            if (start, end) == (first, last):
+                sums.append(func.coalesce(func.sum(column), 0))
+            else:
+                inside = and_(da.day >= start, da.day <= end)
+                sums.append(func.coalesce(func.sum(case((inside, column), else_=0)), 0))
+    stmt = select(da.room_id, *sums).where(da.day >= first, da.day <= last).group_by(da.room_id)
+    yield from session.execute(stmt)
+
+
+def latest_activity_of_rooms_ahead(
+    session: Session, *, first: date, last: date, now: datetime
+) -> Iterator[tuple[Any, ...]]:
+    """(room_id, latest last_at over the days first..last) for rooms whose last activity is after `now`.
+
+    An audit as of a past date cannot use `Room.last_activity_at` for those; for every other room
+    it is already the answer, since `record_activity` keeps it the latest of its rows' last_at.
+    Usually no room qualifies, so this reads almost nothing.
+    """
+    da = _table(DailyActivity).c
+    rc = _table(Room).c
     stmt = (
-        select(da.room_id, func.max(da.last_at), *sums)
+        select(da.room_id, func.max(da.last_at))
+        .join(_table(Room), rc.id == da.room_id)
+        .where(rc.last_activity_at > bindparam("now", now, type_=UTCDateTime()))
         .where(da.day >= first, da.day <= last)
         .group_by(da.room_id)
     )
