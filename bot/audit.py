@@ -194,6 +194,7 @@ def load_facts(
             recent_messages[r.id] = sums[recent_at]
         # The room's recorded last activity is the latest of its activity rows; an audit as of an
         # earlier moment takes the latest of the rows up to its day instead.
+        last: datetime | None = None
         if r.last_activity_at is not None and r.last_activity_at <= now:
             last = r.last_activity_at
         else:
