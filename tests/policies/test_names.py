@@ -181,3 +181,19 @@ def test_name_corpus(data_dir: Path) -> None:
     assert hand.precision >= FLOOR_HAND_PRECISION
     assert hand.recall >= FLOOR_HAND_RECALL
     assert hand.kind_accuracy >= FLOOR_HAND_KIND
+
+
+@pytest.mark.parametrize("word", ["防溺水", "防汛", "征兵"])
+def test_repeated_task_words_do_not_hang(word: str) -> None:
+    """Words listed both as task words and events once made the unit-name regex backtrack
+    exponentially: 30 repeats of 防溺水 took about an hour. The guard is a hang guard (the
+    call takes milliseconds), not a speed target."""
+    import threading
+
+    name = word * 60 + "群"
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(infer_from_name(name, today=TODAY, rules=RULES)))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=60)
+    assert done, f"inference of {word}×60 did not finish"
