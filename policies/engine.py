@@ -228,7 +228,6 @@ def _duplicate_labels(
     active: Sequence[RoomFacts], rules: Rules, today: date, counts: Mapping[str, int] | None
 ) -> dict[str, Label]:
     r = rules.duplicate
-    by_id = {f.room_id: f for f in active}
     pairs = find_duplicates(
         {f.room_id: f.member_ids for f in active},
         threshold=r.jaccard,
@@ -237,7 +236,9 @@ def _duplicate_labels(
     )
     if not pairs:
         return {}
-    msgs = {f.room_id: _window(f, today, r.activity_window_days)[0] for f in active}
+    by_id = {f.room_id: f for f in active}
+    # Activity only of the rooms in some pair: the only ones compared or reported.
+    msgs = {rid: _window(by_id[rid], today, r.activity_window_days)[0] for p in pairs for rid in (p.a, p.b)}
     lost: defaultdict[str, list[DuplicatePair]] = defaultdict(list)
     for pair in pairs:
         loser = _loser(by_id[pair.a], by_id[pair.b], msgs)
@@ -335,15 +336,19 @@ def burden(
 
     `counts` is `member_counts(facts)` when the caller already has it.
     """
-    flagged = {v.room_id for v in verdicts if any(label.action in _FLAGGING_ACTIONS for label in v.labels)}
+    flagged = {v.room_id for v in verdicts for label in v.labels if label.action in _FLAGGING_ACTIONS}
     groups = member_counts(facts) if counts is None else counts
     bad: Counter[str] = Counter()
     for f in facts:
         if f.status == "active" and f.room_id in flagged:
             bad.update(f.member_ids)
-    # Order (-groups, id) without building a tuple per person: ids sorted once, then a stable
-    # sort by count on plain ints.
-    order = sorted(groups)
-    order.sort(key=groups.__getitem__, reverse=True)
+    # Order (-groups, id): people bucketed by count in one sequential pass over `groups` (no
+    # lookup per person, no tuple keys), then each bucket's ids sorted.
+    by_count: defaultdict[int, list[str]] = defaultdict(list)
+    for cid, n in groups.items():
+        by_count[n].append(cid)
     flagged_in = bad.get
-    return [Burden(cid, groups[cid], flagged_in(cid, 0)) for cid in order]
+    out: list[Burden] = []
+    for n in sorted(by_count, reverse=True):
+        out += [Burden(cid, n, flagged_in(cid, 0)) for cid in sorted(by_count.pop(n))]
+    return out

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.duplicates import exact_duplicates, find_duplicates
+from policies import duplicates
+from policies.duplicates import DuplicatePair, exact_duplicates, find_duplicates
 
 
 def sample(seed: int, n: int = 2000) -> dict[str, frozenset[str]]:
@@ -73,3 +75,44 @@ def test_boundary_jaccard_is_included() -> None:
     a = frozenset("ABCDE")
     b = frozenset("ABCD")  # 4/5 = 0.8 exactly
     assert [(p.a, p.b) for p in find_duplicates({"a": a, "b": b})] == [("a", "b")]
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[dict[str, frozenset[str]], dict[float, list[DuplicatePair]]]:
+    rooms = sample(3, n=400)
+    return rooms, {t: exact_duplicates(rooms, threshold=t, min_members=3) for t in (0.5, 0.8, 1.0)}
+
+
+@pytest.mark.parametrize("shared", [1, 2, 3, 5])
+@pytest.mark.parametrize("rare_share", [0.0, 0.5, 1.0])
+def test_exact_for_any_prefix_extension_and_rare_split(
+    monkeypatch: pytest.MonkeyPatch,
+    planted: tuple[dict[str, frozenset[str]], dict[float, list[DuplicatePair]]],
+    shared: int,
+    rare_share: float,
+) -> None:
+    """Candidates must share `shared` prefix members; rooms with too few rare members fall back
+    to rarity order for the rest. Neither may lose a pair, whatever the split."""
+    monkeypatch.setattr(duplicates, "_SHARED", shared)
+    monkeypatch.setattr(duplicates, "_RARE_SHARE", rare_share)
+    rooms, exact = planted
+    assert len(exact[0.8]) > 10
+    for threshold, pairs in exact.items():
+        assert find_duplicates(rooms, threshold=threshold, min_members=3) == pairs
+
+
+def test_tiny_and_empty_rooms() -> None:
+    """Rooms too small to share `l` prefix members (or any) still pair exactly."""
+    rooms = {
+        "e1": frozenset[str](),
+        "e2": frozenset[str](),
+        "a": frozenset("A"),
+        "a2": frozenset("A"),
+        "ab": frozenset("AB"),
+        "ab2": frozenset("AB"),
+        "abc": frozenset("ABC"),
+    }
+    for threshold in (0.3, 0.5, 0.8, 1.0):
+        for min_members in (0, 1, 2):
+            exact = exact_duplicates(rooms, threshold=threshold, min_members=min_members)
+            assert find_duplicates(rooms, threshold=threshold, min_members=min_members) == exact

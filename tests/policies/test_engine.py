@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 
 import pytest
 from policy_factories import days, local, room
 
-from policies.engine import burden, evaluate
+from policies.engine import burden, evaluate, member_counts
 from policies.model import RoomFacts
 from policies.rules import Rules
 
@@ -169,6 +170,37 @@ def test_burden(rules: Rules) -> None:
         ("li", 1, 1),
         ("wang", 1, 0),
     ]
+
+
+def test_burden_order_and_counts_on_a_sample(rules: Rules) -> None:
+    """Most groups first, then by id; the same whether or not the counts are passed in."""
+    rng = random.Random(7)
+    people = [f"p{i:02d}" for i in range(40)]
+    facts = [
+        room(
+            f"r{i}",
+            kind=rng.choice(["standing", "temporary"]),
+            end_date=date(2026, 1, 1),
+            status=rng.choice(["active", "active", "active", "dissolved"]),
+            member_ids=frozenset(rng.sample(people, rng.randint(1, 12))),
+        )
+        for i in range(60)
+    ]
+    verdicts = evaluate(facts, rules, NOW)
+    got = burden(facts, verdicts, counts=member_counts(facts))
+    assert got == burden(facts, verdicts)
+    active = [f.member_ids for f in facts if f.status == "active"]
+    flagged = [
+        f.member_ids
+        for f, v in zip(facts, verdicts, strict=True)
+        if f.status == "active" and any(lb.action in ("dissolve", "merge") for lb in v.labels)
+    ]
+    ids = sorted(set().union(*active), key=lambda p: (-sum(p in m for m in active), p))
+    assert [(b.contact_id, b.active_groups, b.flagged_groups) for b in got] == [
+        (p, sum(p in m for m in active), sum(p in m for m in flagged)) for p in ids
+    ]
+    assert len({b.active_groups for b in got}) > 3  # several count buckets, with ties inside
+    assert any(b.flagged_groups for b in got)
 
 
 def test_labels_carry_rule_and_evidence(rules: Rules) -> None:
