@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, func, select, update
+from sqlalchemy import Date, DateTime, Table, and_, bindparam, case, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import NullType
 from sqlmodel import Session, SQLModel, col
 
 from storage.models import (
@@ -423,13 +424,42 @@ def retained_room_ids(session: Session) -> set[str]:
     return set(rows)
 
 
-def room_rows(session: Session, *, columns: Sequence[str]) -> list[Any]:
-    """Every room as a plain row of the named columns (values as the ORM types give them), by id.
+def room_rows(session: Session, *, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """Every room as a plain tuple of the named columns (values as the ORM types give them), by id.
 
     No ORM instances: at 100k rooms the identity map and instance state cost about 2 KB a room.
+    Dates and moments repeat (a township's end dates, batch enrolment): each column type converts
+    a distinct stored value once, with its own result processor, and equal values come back as
+    one shared object.
     """
     table = _table(Room)
-    return list(session.execute(select(*(table.c[name] for name in columns)).order_by(table.c.id)))
+    dialect = session.get_bind().dialect
+    selected: list[Any] = []
+    converted: list[tuple[int, Any, dict[Any, Any]]] = []  # (position, processor, its memo)
+    memos: dict[type, tuple[Any, dict[Any, Any]]] = {}
+    for i, name in enumerate(columns):
+        column = table.c[name]
+        kind = type(column.type)
+        if not issubclass(kind, (UTCDateTime, Date, DateTime)):
+            selected.append(column)
+            continue
+        if kind not in memos:
+            memos[kind] = (column.type.dialect_impl(dialect).result_processor(dialect, None), {})
+        processor, memo = memos[kind]
+        selected.append(type_coerce(column, NullType()).label(name))  # the raw DBAPI value
+        converted.append((i, processor, memo))
+    out: list[tuple[Any, ...]] = []
+    for row in session.execute(select(*selected).order_by(table.c.id)):
+        values = list(row)
+        for i, processor, memo in converted:
+            raw = values[i]
+            if raw is not None:
+                value = memo.get(raw)
+                if value is None:
+                    value = memo[raw] = raw if processor is None else processor(raw)
+                values[i] = value
+        out.append(tuple(values))
+    return out
 
 
 def current_members_joined(session: Session, *, sep: str) -> Iterator[Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,36 @@ def test_table_shows_the_reasons(cli, audited: str) -> None:  # type: ignore[no-
         for lb in rooms[room_id]["labels"]:
             assert re.sub(r"\s+", "", f"[{ACTION_CN[lb['action']]}]{lb['reason']}") in cell, (room_id, cell)
     assert "共 12 个群，在用 11 个" in out
+
+
+def test_audit_room_rows_equal_the_orm_values(audited: str) -> None:
+    """`repo.room_rows` converts stored dates and moments itself (once per distinct value); the
+    values must be exactly what the ORM gives, on SQLite and PostgreSQL alike."""
+    from sqlmodel import select
+
+    from bot.audit import _ROOM_COLUMNS
+    from storage import repo
+    from storage.db import make_engine, session_scope
+    from storage.models import Room
+
+    engine = make_engine(audited)
+    try:
+        with session_scope(engine) as s:
+            rows = repo.room_rows(s, columns=_ROOM_COLUMNS)
+            orm = {r.id: r for r in s.exec(select(Room)).all()}
+            assert [row[0] for row in rows] == sorted(orm)
+            for row in rows:
+                room = orm[row[0]]
+                for name, value in zip(_ROOM_COLUMNS, row, strict=True):
+                    expected = getattr(room, name)
+                    assert value == expected, (row[0], name, value)
+                    assert type(value) is type(expected), (row[0], name, value)
+                    if isinstance(value, datetime):
+                        assert value.tzinfo is UTC, (row[0], name, value)
+            # Equal values are one object (several rooms here share an end date).
+            at = _ROOM_COLUMNS.index("end_date")
+            ends = [row[at] for row in rows if row[at] is not None]
+            assert len(set(ends)) < len(ends)
+            assert len({id(v) for v in ends}) == len(set(ends))
+    finally:
+        engine.dispose()
