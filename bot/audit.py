@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import gc
 import json
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from itertools import count
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from policies.engine import activity_windows, burden, evaluate, member_counts
+from policies.engine import activity_windows, burden, evaluate
+from policies.members import Memberships, distinct_lists
 from policies.model import Burden, RoomFacts, RoomVerdict, WindowTotals
 from policies.rules import Rules
 from storage import repo
 from storage.db import session_scope
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRoom:
+class AuditRoom(NamedTuple):
     """A room as the audit read it: every column of `storage.models.Room`, as plain values.
 
     Read as Core rows rather than ORM objects (about 2 KB less per room at 100k rooms); it is a
-    snapshot for reports and digests, not something to change and commit.
+    snapshot for reports and digests, not something to change and commit. A named tuple: built
+    from a row in one step (a frozen dataclass sets its 21 fields one by one).
     """
 
     id: str
@@ -51,7 +54,7 @@ class AuditRoom:
     last_activity_at: datetime | None
 
 
-_ROOM_COLUMNS = tuple(f.name for f in fields(AuditRoom))
+_ROOM_COLUMNS = AuditRoom._fields
 _SHARED_COLUMNS = tuple(
     _ROOM_COLUMNS.index(name)
     for name in ("owner_id", "status", "enrolled_by", "admin_ids", "kind", "unit", "registered_by", "topic")
@@ -76,36 +79,19 @@ def as_of(day: date, tz: ZoneInfo) -> datetime:
 _SEP = "\x1f"
 
 
-def _compact_frozenset(members: set[str]) -> frozenset[str]:
-    """frozenset(members), with the smallest hash table CPython allows for its size.
-
-    Copying a set of n members sizes the table to the power of two above 2n, which for 16-18 or
-    32-37 members is twice what the load factor (3/5) needs. Copying a quarter of the minimal
-    table's worth first and adding the rest one by one stays in the minimal table.
-    """
-    n = len(members)
-    table = 8
-    while n * 5 >= (table - 1) * 3:
-        table <<= 1
-    first = table // 4
-    if 2 * n < table or first >= n:
-        return frozenset(members)
-    it = iter(members)
-    head = frozenset([next(it) for _ in range(first)])
-    return head.union(it)
-
-
 def load_facts(
     engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo, window_days: int = 90
-) -> tuple[list[AuditRoom], list[RoomFacts], dict[str, int], dict[str, list[str]]]:
+) -> tuple[list[AuditRoom], list[RoomFacts], Memberships, dict[str, int], dict[str, list[str]]]:
     """Read what the policies need in a handful of queries (no per-room queries).
 
-    Returns the rooms, their facts (same order), messages over the last 30 local days per room
-    and pending request kinds per room. Activity is summed by the database over exactly the
-    windows the engine asks for (`policies.engine.activity_windows`), on the days of the last
-    `window_days` days stored, so facts carry WindowTotals and no per-day rows. The last activity
+    Returns the rooms, their facts (same order), their memberships as codes (same order),
+    messages over the last 30 local days per room and pending request kinds per room. Activity
+    is summed by the database over exactly the windows the engine asks for
+    (`policies.engine.activity_windows`), on the days of the last `window_days` days stored, so
+    facts carry WindowTotals and no per-day rows. The last activity
     is the room's own column, unless the audit is as of a moment before it. Memberships come
-    as one joined string per room; contact ids shared between rooms are one string object each.
+    as one joined string per room; each fact's member ids are a tuple sharing one string
+    object per contact.
     """
     today = now.astimezone(tz).date()  # the calendar the days are stored in
     since = today - timedelta(days=window_days)
@@ -122,17 +108,18 @@ def load_facts(
     window_at = [(d, at[wanted[d]]) for d in windows]
     recent_at = at[recent]
 
-    members: dict[str, frozenset[str]] = {}
+    coded: dict[str, list[int]] = {}
     with session_scope(engine) as s:
         pending = repo.pending_requests_by_room(s)
         retained = repo.retained_room_ids(s)
+        # Contact ids become dense codes as they are read (a new id gets the next code, all in
+        # C); the codes feed the array work, and one string per contact serves every room.
+        code_of: defaultdict[str, int] = defaultdict(count().__next__)
+        code = code_of.__getitem__
+        for room_id, joined in repo.current_members_joined(s, sep=_SEP):
+            coded[room_id] = list(map(code, joined.split(_SEP)))
         canon: dict[str, str] = {}
         intern = canon.setdefault
-        for room_id, joined in repo.current_members_joined(s, sep=_SEP):
-            ids = joined.split(_SEP)
-            # set() first: a frozenset copied from a set gets a table sized for its members
-            # (about half the memory of one grown member by member).
-            members[room_id] = _compact_frozenset(set(map(intern, ids, ids)))
         rooms = []
         for row in repo.room_rows(s, columns=_ROOM_COLUMNS):
             # Contact ids, status, kind, unit…: few distinct values, one string object each.
@@ -142,18 +129,21 @@ def load_facts(
                 v = values[i]
                 if v is not None:
                     values[i] = intern(v, v)
-            rooms.append(AuditRoom(*values))
+            rooms.append(AuditRoom._make(values))
         del canon
         totals: dict[str, tuple[Any, ...]] = {
             row[0]: tuple(row[1:]) for row in repo.activity_sums(s, ranges=ranges)
         }
         ahead = dict(repo.latest_activity_of_rooms_ahead(s, first=since, last=today, now=now))
+    lists = distinct_lists([coded.pop(r.id, []) for r in rooms])
+    members = Memberships.from_lists(list(code_of), lists)
+    del code_of, coded
+    contact = members.contacts.__getitem__
     facts = []
     recent_messages: dict[str, int] = {}
-    no_members: frozenset[str] = frozenset()
     # Many rooms have the same sums (quiet rooms above all): one WindowTotals tuple per value.
     same_windows: dict[tuple[Any, ...], tuple[WindowTotals, ...]] = {}
-    for r in rooms:
+    for i, r in enumerate(rooms):
         sums = totals.pop(r.id, None)
         room_windows: tuple[WindowTotals, ...] = ()
         if sums is not None:
@@ -179,7 +169,7 @@ def load_facts(
                 end_date=r.end_date,
                 approved=r.approved,
                 enrolled_at=r.enrolled_at or now,
-                member_ids=members.pop(r.id, no_members),
+                member_ids=tuple(map(contact, lists[i])),
                 registered_at=r.registered_at,
                 created_on=r.created_on,
                 last_activity=last,
@@ -188,7 +178,7 @@ def load_facts(
                 windows=room_windows,
             )
         )
-    return rooms, facts, recent_messages, pending
+    return rooms, facts, members, recent_messages, pending
 
 
 @contextmanager
@@ -221,14 +211,13 @@ def run_audit(
     engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo
 ) -> tuple[list[AuditRow], list[Burden]]:
     with _cyclic_gc_paused():
-        rooms, facts, recent, pending = load_facts(engine, rules, now, tz)
-        counts = member_counts(facts)
-        verdicts = evaluate(facts, rules, now, counts=counts)
+        rooms, facts, members, recent, pending = load_facts(engine, rules, now, tz)
+        verdicts = evaluate(facts, rules, now, members=members)
         rows = [
             AuditRow(room, f, v, recent.get(room.id, 0), f.last_activity, tuple(pending.get(room.id, ())))
             for room, f, v in zip(rooms, facts, verdicts, strict=True)
         ]
-        return rows, burden(facts, verdicts, counts=counts)
+        return rows, burden(facts, verdicts, members=members)
 
 
 def row_json(row: AuditRow, tz: ZoneInfo) -> dict[str, Any]:

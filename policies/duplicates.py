@@ -10,16 +10,19 @@ scheme, Wang et al. 2012), which drops most chance candidates before the costly 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import chain, combinations, compress, groupby, islice, repeat
-from operator import eq, le
+from itertools import chain, combinations, compress, groupby, islice
+from operator import eq
+
+import numpy as np
+import numpy.typing as npt
+
+from policies.members import Memberships
 
 _SHARED = 3  # l: prefix members a candidate must share (fewer for rooms too small for that)
-_RARE_SAMPLE = 256  # rooms sampled to choose the rare/common split
-_RARE_SHARE = 0.9  # of sampled rooms whose whole prefix should be rare
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -67,54 +70,13 @@ def _prefix_lengths(size: int, t: Fraction) -> tuple[int, int, int, int]:
     return min_size, shared, probe, indexed
 
 
-def _rare_members(rarity: Mapping[str, int], members: list[frozenset[str]], t: Fraction) -> frozenset[str]:
-    """The members that come first in the global order: rare ones, enough to fill most prefixes."""
-    step = max(1, len(members) // _RARE_SAMPLE)
-    cuts: list[int] = []
-    for m in islice(members, 0, None, step):
-        head = min(_head(len(m), t), len(m))
-        if head:
-            cuts.append(sorted(map(rarity.__getitem__, m))[head - 1])
-    if not cuts:
-        return frozenset()
-    cuts.sort()
-    cut = cuts[int(_RARE_SHARE * (len(cuts) - 1))]
-    return frozenset(compress(rarity, map(le, rarity.values(), repeat(cut))))  # filtered in C
-
-
 def _head(size: int, t: Fraction) -> int:
     _, _, probe, indexed = _prefix_lengths(size, t)
     return max(probe, indexed)
 
 
-def _prefixes(members: list[frozenset[str]], rarity: Mapping[str, int], t: Fraction) -> list[list[list[int]]]:
-    """Each room's first members in the global order, each given as its bucket of the prefix
-    index (empty lists, filled by the search).
-
-    The order: rare members by id, then the others by (rarity, id). One set intersection per
-    room replaces a rarity lookup per member; only rooms with too few rare members look up the
-    rest, so common ones still come rarest first (a hub member early in a prefix would make its
-    bucket huge). Buckets are resolved here, in the callers' order (roughly how the sets lie in
-    memory), so the search itself does no dict lookups.
-    """
-    rare = _rare_members(rarity, members, t)
-    heads = {size: _head(size, t) for size in set(map(len, members))}
-    key = rarity.__getitem__
-    bucket: defaultdict[str, list[int]] = defaultdict(list)
-    out: list[list[list[int]]] = []
-    for m in members:
-        head = heads[len(m)]
-        tokens = sorted(m & rare)
-        if len(tokens) < head:
-            rest = sorted(m - rare)
-            rest.sort(key=key)  # stable: by rarity, then id
-            tokens += rest
-        out.append(list(map(bucket.__getitem__, tokens[:head])))
-    return out
-
-
 def find_duplicates(
-    rooms: Mapping[str, frozenset[str]],
+    rooms: Mapping[str, Collection[str]],
     *,
     threshold: float = 0.8,
     min_members: int = 3,
@@ -122,29 +84,66 @@ def find_duplicates(
 ) -> list[DuplicatePair]:
     """All pairs with Jaccard >= threshold among rooms of at least `min_members`, sorted.
 
-    `rarity` (smaller is rarer: e.g. the groups each member sits in, already counted by the
-    caller) puts rare members first in the order; it must cover every member of the eligible
-    rooms. Without it, members are counted over the eligible rooms. Any order gives the same
-    pairs; a good one only makes it faster.
+    Each room's members must be distinct. `rarity` (smaller is rarer: e.g. the groups each
+    member sits in, already counted by the caller) puts rare members first in the order; it must
+    cover every member of the eligible rooms. Without it, members are counted over the eligible
+    rooms. Any order gives the same pairs; a good one only makes it faster.
     """
+    ids = list(rooms)
+    members = Memberships.of(rooms.values())
+    order = None
+    if rarity is not None:
+        known = members.contacts
+        order = np.fromiter(map(rarity.__getitem__, known), dtype=np.int64, count=len(known))
+    everyone = np.arange(len(ids), dtype=np.intp)
+    return coded_duplicates(
+        ids, members, everyone, threshold=threshold, min_members=min_members, rarity=order
+    )
+
+
+def coded_duplicates(
+    ids: Sequence[str],
+    members: Memberships,
+    rooms: npt.NDArray[np.intp],
+    *,
+    threshold: float = 0.8,
+    min_members: int = 3,
+    rarity: npt.NDArray[np.int64] | None = None,
+) -> list[DuplicatePair]:
+    """`find_duplicates` over the rooms at positions `rooms` of `members` (named by `ids`),
+    with `rarity` per code when given (e.g. `members.counts(...)`)."""
     t = _threshold(threshold)
-    sets = _eligible(rooms, min_members)
+    rooms = rooms[members.sizes()[rooms] >= min_members]
     if t <= 0:
-        return exact_duplicates(rooms, threshold=threshold, min_members=min_members)
+        sets = {ids[i]: frozenset(members.room_ids(i)) for i in rooms.tolist()}
+        return exact_duplicates(sets, threshold=threshold, min_members=min_members)
+    codes, sizes = members.gather(rooms)
     if rarity is None:
-        freq: Counter[str] = Counter()
-        for room_members in sets.values():
-            freq.update(room_members)
-        rarity = freq
-    ids = list(sets)
-    members = list(sets.values())
-    del sets
-    prefixes = _prefixes(members, rarity, t)
-    sizes = list(map(len, members))
+        rarity = np.bincount(codes, minlength=len(members.contacts)).astype(np.int64, copy=False)
+    # The global order: rarest first, ties by code. Each room's members as positions in it,
+    # sorted within the room (one sort of (room, position) keys); equal sets of positions are
+    # equal sets of members, so the exact check can compare positions too.
+    rank = np.empty(len(members.contacts), dtype=np.int64)
+    rank[np.argsort(rarity, kind="stable")] = np.arange(len(members.contacts), dtype=np.int64)
+    keys = np.repeat(np.arange(len(rooms), dtype=np.int64), sizes) << 32 | rank[codes]
+    keys.sort()
+    tokens: list[int] = (keys & 0xFFFFFFFF).tolist()
+    del keys, codes
+    size_of: list[int] = sizes.tolist()
+    room_at: list[int] = rooms.tolist()
+    first: list[int] = (np.cumsum(sizes) - sizes).tolist()
+    heads = {size: min(_head(size, t), size) for size in set(size_of)}
+    # Each room's prefix as its buckets of the prefix index (empty lists, filled by the search),
+    # resolved up front so the search itself does no dict lookups.
+    bucket: defaultdict[int, list[int]] = defaultdict(list)
+    resolve = bucket.__getitem__
+    prefixes = [
+        list(map(resolve, tokens[at : at + heads[size]])) for at, size in zip(first, size_of, strict=True)
+    ]
     # Smallest first (stable), so the size filter only has to look one way.
-    order = sorted(range(len(members)), key=sizes.__getitem__)
+    order = np.argsort(sizes, kind="stable").tolist()
     found: list[DuplicatePair] = []
-    for size, group in groupby(order, sizes.__getitem__):
+    for size, group in groupby(order, size_of.__getitem__):
         min_size, shared_min, probe, indexed = _prefix_lengths(size, t)
         for i in group:
             buckets = prefixes[i]
@@ -153,18 +152,20 @@ def find_duplicates(
                 # Rooms in `shared_min` buckets: equal to the item that far on once sorted (in C).
                 seq = sorted(chain.from_iterable(hits))
                 cands = set(compress(seq, map(eq, seq, islice(seq, shared_min - 1, None))))
-                m = members[i]
+                mine: set[int] | None = None
                 for j in cands:
-                    size_j = sizes[j]
+                    size_j = size_of[j]
                     if size_j < min_size:
                         continue
-                    shared = len(m & members[j])
+                    if mine is None:
+                        mine = set(tokens[first[i] : first[i] + size])
+                    shared = len(mine.intersection(tokens[first[j] : first[j] + size_j]))
                     union = size + size_j - shared
                     if _is_pair(shared, union, t):
-                        a, b = sorted((ids[i], ids[j]))
+                        a, b = sorted((ids[room_at[i]], ids[room_at[j]]))
                         found.append(DuplicatePair(a, b, shared, union))
-            for bucket in buckets[:indexed]:
-                bucket.append(i)
+            for hit in buckets[:indexed]:
+                hit.append(i)
     return sorted(found)
 
 

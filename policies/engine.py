@@ -6,11 +6,15 @@ and reason are built in one place and read together.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
-from policies.duplicates import DuplicatePair, find_duplicates
+import numpy as np
+import numpy.typing as npt
+
+from policies.duplicates import DuplicatePair, coded_duplicates
+from policies.members import Memberships
 from policies.model import Burden, Label, NameInference, RoomFacts, RoomVerdict
 from policies.names import infer_from_name
 from policies.rules import Rules
@@ -225,18 +229,21 @@ def _naive_day(moment: datetime) -> date:
 
 
 def _duplicate_labels(
-    active: Sequence[RoomFacts], rules: Rules, today: date, counts: Mapping[str, int] | None
+    facts: Sequence[RoomFacts],
+    members: Memberships,
+    active: npt.NDArray[np.intp],
+    counts: npt.NDArray[np.int64],
+    rules: Rules,
+    today: date,
 ) -> dict[str, Label]:
     r = rules.duplicate
-    pairs = find_duplicates(
-        {f.room_id: f.member_ids for f in active},
-        threshold=r.jaccard,
-        min_members=r.min_members,
-        rarity=counts,
+    ids = [f.room_id for f in facts]
+    pairs = coded_duplicates(
+        ids, members, active, threshold=r.jaccard, min_members=r.min_members, rarity=counts
     )
     if not pairs:
         return {}
-    by_id = {f.room_id: f for f in active}
+    by_id = {f.room_id: f for f in facts if f.status == "active"}
     # Activity only of the rooms in some pair: the only ones compared or reported.
     msgs = {rid: _window(by_id[rid], today, r.activity_window_days)[0] for p in pairs for rid in (p.a, p.b)}
     lost: defaultdict[str, list[DuplicatePair]] = defaultdict(list)
@@ -271,17 +278,19 @@ _RETENTION_ANSWERS = frozenset({"dissolve", "merge"})
 
 
 def evaluate(
-    facts: Sequence[RoomFacts], rules: Rules, now: datetime, *, counts: Mapping[str, int] | None = None
+    facts: Sequence[RoomFacts], rules: Rules, now: datetime, *, members: Memberships | None = None
 ) -> list[RoomVerdict]:
     """One verdict per input room, same order. Inactive rooms get a verdict with no labels.
 
-    `counts` is `member_counts(facts)` when the caller has it (it orders the duplicate search).
+    `members` is `Memberships.of(f.member_ids for f in facts)` when the caller has it already
+    (the audit's loader builds it while reading); it is built here otherwise.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     today = _local_date(now, rules)
-    active = [f for f in facts if f.status == "active"]
-    dups = _duplicate_labels(active, rules, today, counts)
+    members = _memberships(facts, members)
+    active = _active(facts)
+    dups = _duplicate_labels(facts, members, active, members.counts(active), rules, today)
     verdicts: list[RoomVerdict] = []
     # Many groups share a name and a reference day (templates, one township's batch of groups);
     # the inference depends on nothing else within one evaluation, so each pair is inferred once.
@@ -315,40 +324,41 @@ def evaluate(
     return verdicts
 
 
-def member_counts(facts: Sequence[RoomFacts]) -> Counter[str]:
-    """Per contact, the active groups they sit in.
+def _memberships(facts: Sequence[RoomFacts], members: Memberships | None) -> Memberships:
+    if members is None:
+        return Memberships.of(f.member_ids for f in facts)
+    if len(members) != len(facts):
+        raise ValueError(f"memberships of {len(members)} rooms given for {len(facts)} rooms")
+    return members
 
-    Burden's first column, and the rarity order of the duplicate search: computed once per audit
-    and passed to both (`evaluate(..., counts=)`, `burden(..., counts=)`) rather than counting
-    every membership twice.
-    """
-    counts: Counter[str] = Counter()
-    for f in facts:
-        if f.status == "active":
-            counts.update(f.member_ids)  # counted in C, not member by member
-    return counts
+
+def _active(facts: Sequence[RoomFacts]) -> npt.NDArray[np.intp]:
+    """Positions of the active rooms."""
+    return np.flatnonzero(np.fromiter((f.status == "active" for f in facts), dtype=bool, count=len(facts)))
 
 
 def burden(
-    facts: Sequence[RoomFacts], verdicts: Sequence[RoomVerdict], *, counts: Mapping[str, int] | None = None
+    facts: Sequence[RoomFacts], verdicts: Sequence[RoomVerdict], *, members: Memberships | None = None
 ) -> list[Burden]:
     """Per person: active groups they sit in and how many of those should be dissolved/merged.
 
-    `counts` is `member_counts(facts)` when the caller already has it.
+    Most groups first, then by contact id. `members` as for `evaluate`.
     """
-    flagged = {v.room_id for v in verdicts for label in v.labels if label.action in _FLAGGING_ACTIONS}
-    groups = member_counts(facts) if counts is None else counts
-    bad: Counter[str] = Counter()
-    for f in facts:
-        if f.status == "active" and f.room_id in flagged:
-            bad.update(f.member_ids)
-    # Order (-groups, id): people bucketed by count in one sequential pass over `groups` (no
-    # lookup per person, no tuple keys), then each bucket's ids sorted.
-    by_count: defaultdict[int, list[str]] = defaultdict(list)
-    for cid, n in groups.items():
-        by_count[n].append(cid)
-    flagged_in = bad.get
-    out: list[Burden] = []
-    for n in sorted(by_count, reverse=True):
-        out += [Burden(cid, n, flagged_in(cid, 0)) for cid in sorted(by_count.pop(n))]
-    return out
+    members = _memberships(facts, members)
+    if len(verdicts) != len(facts):
+        raise ValueError("one verdict per room expected")
+    active = _active(facts)
+    flagged = np.fromiter(
+        (any(label.action in _FLAGGING_ACTIONS for label in v.labels) for v in verdicts),
+        dtype=bool,
+        count=len(verdicts),
+    )
+    groups = members.counts(active)
+    bad = members.counts(active[flagged[active]])
+    contacts = members.contacts
+    # By id (sorted as strings), then stably by most groups first.
+    people = np.array(sorted(np.flatnonzero(groups).tolist(), key=contacts.__getitem__), dtype=np.intp)
+    people = people[np.argsort(-groups[people], kind="stable")]
+    return list(
+        map(Burden, map(contacts.__getitem__, people.tolist()), groups[people].tolist(), bad[people].tolist())
+    )

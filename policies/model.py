@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
@@ -64,7 +64,7 @@ class RoomFacts:
     end_date: date | None
     approved: bool
     enrolled_at: datetime
-    member_ids: frozenset[str]
+    member_ids: Collection[str]  # distinct contact ids: a frozenset, or the audit's tuple
     registered_at: datetime | None = None
     created_on: date | None = None
     last_activity: datetime | None = None

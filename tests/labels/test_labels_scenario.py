@@ -165,3 +165,26 @@ def test_audit_room_rows_equal_the_orm_values(audited: str) -> None:
             assert len({id(v) for v in ends}) == len(set(ends))
     finally:
         engine.dispose()
+
+
+def test_a_repeated_open_membership_counts_once(cli, audited: str) -> None:  # type: ignore[no-untyped-def]
+    """Two open membership rows for one person in one room (as concurrent writers could leave)
+    change neither the burden nor the member count the ownerless check reports."""
+    from sqlalchemy import insert
+
+    from storage.db import make_engine, session_scope
+    from storage.models import Membership
+
+    engine = make_engine(audited)
+    try:
+        with session_scope(engine) as s:
+            joined = datetime(2026, 12, 1, tzinfo=UTC)
+            again = {"room_id": "r1@chatroom", "contact_id": "li", "joined_at": joined}
+            s.execute(insert(Membership.__table__), [again])  # type: ignore[attr-defined]
+    finally:
+        engine.dispose()
+    code, out = cli("audit", "--db", audited, "--at", AT, "--burden", "--json")
+    assert code == 0
+    burden = {b["contact_id"]: (b["active_groups"], b["flagged_groups"]) for b in json.loads(out)}
+    assert burden["li"] == (4, 2)
+    test_each_room_gets_exactly_its_labels(cli, audited)

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies import duplicates
-from policies.duplicates import DuplicatePair, exact_duplicates, find_duplicates
+from policies.duplicates import DuplicatePair, coded_duplicates, exact_duplicates, find_duplicates
+from policies.members import Memberships
 
 
 def sample(seed: int, n: int = 2000) -> dict[str, frozenset[str]]:
@@ -84,21 +86,31 @@ def planted() -> tuple[dict[str, frozenset[str]], dict[float, list[DuplicatePair
 
 
 @pytest.mark.parametrize("shared", [1, 2, 3, 5])
-@pytest.mark.parametrize("rare_share", [0.0, 0.5, 1.0])
-def test_exact_for_any_prefix_extension_and_rare_split(
+def test_exact_for_any_prefix_extension(
     monkeypatch: pytest.MonkeyPatch,
     planted: tuple[dict[str, frozenset[str]], dict[float, list[DuplicatePair]]],
     shared: int,
-    rare_share: float,
 ) -> None:
-    """Candidates must share `shared` prefix members; rooms with too few rare members fall back
-    to rarity order for the rest. Neither may lose a pair, whatever the split."""
+    """Candidates must share `shared` prefix members; no setting may lose a pair."""
     monkeypatch.setattr(duplicates, "_SHARED", shared)
-    monkeypatch.setattr(duplicates, "_RARE_SHARE", rare_share)
     rooms, exact = planted
     assert len(exact[0.8]) > 10
     for threshold, pairs in exact.items():
         assert find_duplicates(rooms, threshold=threshold, min_members=3) == pairs
+
+
+def test_coded_search_over_a_subset_of_rooms() -> None:
+    """The engine's entry: only the given positions take part, named by `ids`."""
+    rooms = sample(4, n=300)
+    ids = list(rooms)
+    members = Memberships.of(rooms.values())
+    some = np.array([i for i in range(len(ids)) if i % 5 != 2], dtype=np.intp)
+    subset = {ids[i]: rooms[ids[i]] for i in some.tolist()}
+    exact = exact_duplicates(subset, threshold=0.8, min_members=3)
+    assert exact
+    assert coded_duplicates(ids, members, some, threshold=0.8, min_members=3) == exact
+    counts = members.counts(np.arange(len(ids), dtype=np.intp))
+    assert coded_duplicates(ids, members, some, threshold=0.8, min_members=3, rarity=counts) == exact
 
 
 def test_tiny_and_empty_rooms() -> None:

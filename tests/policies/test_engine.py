@@ -6,7 +6,8 @@ from datetime import date, timedelta
 import pytest
 from policy_factories import days, local, room
 
-from policies.engine import burden, evaluate, member_counts
+from policies.engine import burden, evaluate
+from policies.members import Memberships
 from policies.model import RoomFacts
 from policies.rules import Rules
 
@@ -173,7 +174,7 @@ def test_burden(rules: Rules) -> None:
 
 
 def test_burden_order_and_counts_on_a_sample(rules: Rules) -> None:
-    """Most groups first, then by id; the same whether or not the counts are passed in."""
+    """Most groups first, then by id; the same whether or not the memberships are passed in."""
     rng = random.Random(7)
     people = [f"p{i:02d}" for i in range(40)]
     facts = [
@@ -186,8 +187,10 @@ def test_burden_order_and_counts_on_a_sample(rules: Rules) -> None:
         )
         for i in range(60)
     ]
-    verdicts = evaluate(facts, rules, NOW)
-    got = burden(facts, verdicts, counts=member_counts(facts))
+    members = Memberships.of(f.member_ids for f in facts)
+    verdicts = evaluate(facts, rules, NOW, members=members)
+    assert verdicts == evaluate(facts, rules, NOW)
+    got = burden(facts, verdicts, members=members)
     assert got == burden(facts, verdicts)
     active = [f.member_ids for f in facts if f.status == "active"]
     flagged = [
@@ -232,3 +235,11 @@ def test_retained_group_keeps_only_conduct_labels(rules: Rules) -> None:
     after = {lb.code for lb in evaluate([kept], rules, now)[0].labels}
     assert "temporary_expired" not in after
     assert {"ownerless", "after_hours"} <= after
+
+
+def test_memberships_of_other_rooms_are_refused(rules: Rules) -> None:
+    facts = [room("a"), room("b")]
+    with pytest.raises(ValueError, match="memberships of 1 rooms given for 2 rooms"):
+        evaluate(facts, rules, NOW, members=Memberships.of([facts[0].member_ids]))
+    with pytest.raises(ValueError, match="memberships of 1 rooms"):
+        burden(facts, evaluate(facts, rules, NOW), members=Memberships.of([facts[0].member_ids]))
