@@ -16,7 +16,7 @@ import numpy.typing as npt
 from policies.duplicates import DuplicatePair, coded_duplicates
 from policies.members import Memberships
 from policies.model import Burden, Label, NameInference, RoomFacts, RoomVerdict
-from policies.names import infer_from_name
+from policies.names import ParsedName, parse_name, resolve
 from policies.rules import Rules
 
 _KIND_CN = {"temporary": "临时群", "phase": "阶段性群", "standing": "常设群"}
@@ -292,8 +292,9 @@ def evaluate(
     active = _active(facts)
     dups = _duplicate_labels(facts, members, active, members.counts(active), rules, today)
     verdicts: list[RoomVerdict] = []
-    # Many groups share a name and a reference day (templates, one township's batch of groups);
-    # the inference depends on nothing else within one evaluation, so each pair is inferred once.
+    # Many groups share a name (templates, one township's batch of groups): within one
+    # evaluation each name is parsed once, and each (name, reference day) resolved once.
+    parsed: dict[str, ParsedName] = {}
     inferred: dict[tuple[str, date], NameInference] = {}
     for f in facts:
         if f.status != "active":
@@ -305,7 +306,10 @@ def evaluate(
             key = (f.topic, since)
             inference = inferred.get(key)
             if inference is None:
-                inference = inferred[key] = infer_from_name(f.topic, today=today, rules=rules, since=since)
+                name = parsed.get(f.topic)
+                if name is None:
+                    name = parsed[f.topic] = parse_name(f.topic, today=today, rules=rules)
+                inference = inferred[key] = resolve(name, today=today, since=since)
         found = (
             check_expiry(f, rules, today),
             check_suspected(f, inference, today),

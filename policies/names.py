@@ -10,7 +10,8 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -20,7 +21,7 @@ from chinese_calendar import constants as _cc
 from policies.model import Kind, NameInference
 from policies.rules import Rules
 
-__all__ = ["NameInference", "infer_from_name", "normalise"]
+__all__ = ["NameInference", "ParsedName", "infer_from_name", "normalise", "parse_name", "resolve"]
 
 _CN_DIGIT = {
     "〇": 0,
@@ -554,7 +555,7 @@ def _resolve(spec: _Spec, year: int, span_end: int | None = None) -> date | None
     return d
 
 
-def _end_from_time(years: list[int], specs: list[_Spec], anchor: date) -> date | None:
+def _end_from_time(years: Sequence[int], specs: Sequence[_Spec], anchor: date) -> date | None:
     """The inferred end: most specific expression wins; a year alone means its Dec 31."""
     if specs:
         best = min(s.rank for s in specs)
@@ -656,19 +657,28 @@ def _task_kind(task: list[tuple[int, str]], rules: Rules) -> Kind:
     return "phase" if any(words[w].kind == "phase" for _, w in task) else "temporary"
 
 
-def infer_from_name(topic: str, *, today: date, rules: Rules, since: date | None = None) -> NameInference:
-    """Guess kind and end date from a group name.
+@dataclass(frozen=True, slots=True)
+class ParsedName:
+    """What a name says whatever the reference day: `resolve` adds the end date."""
 
-    `since` is the reference day (created_on, else enrolment day). It anchors names without a
-    year (国庆值班群 → the first National Day ending on/after `since`) and, for task words with
-    no time expression at all, gives end = since + the word's window. Without `since`, year-less
-    names anchor on `today` and windowed ends are left None (nothing to count from).
-    """
+    kind: Kind | None
+    years: tuple[int, ...]
+    specs: tuple[_Spec, ...]
+    window_days: int | None  # the longest window of the task words, when there are any
+    words: tuple[str, ...]
+    standing_hint: bool
+
+
+_EMPTY = ParsedName(None, (), (), None, (), False)
+
+
+def parse_name(topic: str, *, today: date, rules: Rules) -> ParsedName:
+    """The part of `infer_from_name` that does not depend on `since`: an audit parses each
+    distinct name once, however many groups (created on different days) carry it."""
     norm = normalise(topic)
     if not norm:
-        return NameInference(None, None, (), False)
+        return _EMPTY
     names = rules.names
-    anchor = since or today
     lex = _lexicon(rules)
     # task_text only blanks characters of norm: words in it are in norm too.
     present = lex.present(norm)
@@ -683,8 +693,6 @@ def infer_from_name(topic: str, *, today: date, rules: Rules, since: date | None
     standing_hint = bool(standing or timed) or any(p.search(_letters(norm)) for p in lex.patterns)
 
     kind: Kind | None
-    end: date | None = None
-    source = ""
     if task:
         kind = _task_kind(task, rules)
     # Named campaigns (七普, 五经普, 秸秆禁烧) are phase tasks even when not listed as words.
@@ -702,15 +710,6 @@ def infer_from_name(topic: str, *, today: date, rules: Rules, since: date | None
     else:
         kind = None
 
-    if kind in ("temporary", "phase"):
-        end = _end_from_time(years, specs, anchor)
-        if end is not None:
-            source = "date"
-        elif task and since is not None:
-            window = max(names.words[w].window_days for _, w in task)
-            end = _add_days(since, window)
-            source = "window" if end is not None else ""
-
     fired: list[tuple[int, str]] = list(time_found)
     if kind == "standing":
         fired += standing + timed
@@ -723,4 +722,31 @@ def infer_from_name(topic: str, *, today: date, rules: Rules, since: date | None
         for _, w in sorted(fired):
             if w not in words and not any(w != o and w in o for _, o in fired):
                 words.append(w)
-    return NameInference(kind, end, tuple(words), standing_hint, source)
+    window = max(names.words[w].window_days for _, w in task) if task else None
+    return ParsedName(kind, tuple(years), tuple(specs), window, tuple(words), standing_hint)
+
+
+def resolve(parsed: ParsedName, *, today: date, since: date | None = None) -> NameInference:
+    """`infer_from_name` from a parse made with the same `today`."""
+    kind = parsed.kind
+    end: date | None = None
+    source = ""
+    if kind in ("temporary", "phase"):
+        end = _end_from_time(parsed.years, parsed.specs, since or today)
+        if end is not None:
+            source = "date"
+        elif parsed.window_days is not None and since is not None:
+            end = _add_days(since, parsed.window_days)
+            source = "window" if end is not None else ""
+    return NameInference(kind, end, parsed.words, parsed.standing_hint, source)
+
+
+def infer_from_name(topic: str, *, today: date, rules: Rules, since: date | None = None) -> NameInference:
+    """Guess kind and end date from a group name.
+
+    `since` is the reference day (created_on, else enrolment day). It anchors names without a
+    year (国庆值班群 → the first National Day ending on/after `since`) and, for task words with
+    no time expression at all, gives end = since + the word's window. Without `since`, year-less
+    names anchor on `today` and windowed ends are left None (nothing to count from).
+    """
+    return resolve(parse_name(topic, today=today, rules=rules), today=today, since=since)

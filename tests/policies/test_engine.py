@@ -9,6 +9,7 @@ from policy_factories import days, local, room
 from policies.engine import burden, evaluate
 from policies.members import Memberships
 from policies.model import RoomFacts
+from policies.names import infer_from_name
 from policies.rules import Rules
 
 NOW = local(2026, 11, 15, 9)
@@ -243,3 +244,18 @@ def test_memberships_of_other_rooms_are_refused(rules: Rules) -> None:
         evaluate(facts, rules, NOW, members=Memberships.of([facts[0].member_ids]))
     with pytest.raises(ValueError, match="memberships of 1 rooms"):
         burden(facts, evaluate(facts, rules, NOW), members=Memberships.of([facts[0].member_ids]))
+
+
+def test_one_name_parsed_once_still_resolves_per_reference_day(rules: Rules) -> None:
+    """A name is parsed once per evaluation; its window end still counts from each group's own
+    creation day, exactly as inferring each group alone would."""
+    name = "迎接省委巡视整改临时群"
+    facts = [
+        room(rid, topic=name, kind=None, created_on=day)
+        for rid, day in (("early", date(2026, 5, 1)), ("late", date(2026, 8, 1)), ("new", date(2026, 11, 1)))
+    ]
+    got = [v.inference for v in evaluate(facts, rules, NOW)]
+    alone = [infer_from_name(name, today=TODAY, rules=rules, since=f.created_on) for f in facts]
+    assert got == alone
+    assert len({inf.end_date for inf in alone}) == 3
+    assert {inf.end_source for inf in alone} == {"window"}
