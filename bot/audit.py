@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import gc
 import json
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from itertools import count
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
 from policies.engine import activity_windows, burden, evaluate
-from policies.members import Memberships, distinct_lists
+from policies.members import Memberships, MembershipsBuilder
 from policies.model import Burden, RoomFacts, RoomVerdict, WindowTotals
 from policies.rules import Rules
 from storage import repo
@@ -90,8 +88,8 @@ def load_facts(
     (`policies.engine.activity_windows`), on the days of the last `window_days` days stored, so
     facts carry WindowTotals and no per-day rows. The last activity
     is the room's own column, unless the audit is as of a moment before it. Memberships come
-    as one joined string per room; each fact's member ids are a tuple sharing one string
-    object per contact.
+    as one joined string per room and become codes as they are read; each fact's member ids
+    are a view of them (`policies.members.RoomMembers`).
     """
     today = now.astimezone(tz).date()  # the calendar the days are stored in
     since = today - timedelta(days=window_days)
@@ -108,16 +106,17 @@ def load_facts(
     window_at = [(d, at[wanted[d]]) for d in windows]
     recent_at = at[recent]
 
-    coded: dict[str, list[int]] = {}
+    read_at: dict[str, int] = {}  # room id -> its position in `read`
     with session_scope(engine) as s:
         pending = repo.pending_requests_by_room(s)
         retained = repo.retained_room_ids(s)
-        # Contact ids become dense codes as they are read (a new id gets the next code, all in
-        # C); the codes feed the array work, and one string per contact serves every room.
-        code_of: defaultdict[str, int] = defaultdict(count().__next__)
-        code = code_of.__getitem__
+        # Contact ids become dense codes as they are read, straight into an array.
+        builder = MembershipsBuilder()
+        add = builder.add
         for room_id, joined in repo.current_members_joined(s, sep=_SEP):
-            coded[room_id] = list(map(code, joined.split(_SEP)))
+            read_at[room_id] = add(joined.split(_SEP))
+        read = builder.build()
+        del builder
         canon: dict[str, str] = {}
         intern = canon.setdefault
         rooms = []
@@ -135,10 +134,8 @@ def load_facts(
             row[0]: tuple(row[1:]) for row in repo.activity_sums(s, ranges=ranges)
         }
         ahead = dict(repo.latest_activity_of_rooms_ahead(s, first=since, last=today, now=now))
-    lists = distinct_lists([coded.pop(r.id, []) for r in rooms])
-    members = Memberships.from_lists(list(code_of), lists)
-    del code_of, coded
-    contact = members.contacts.__getitem__
+    members = read.take([read_at.get(r.id, -1) for r in rooms]).distinct()
+    del read, read_at
     facts = []
     recent_messages: dict[str, int] = {}
     # Many rooms have the same sums (quiet rooms above all): one WindowTotals tuple per value.
@@ -169,7 +166,7 @@ def load_facts(
                 end_date=r.end_date,
                 approved=r.approved,
                 enrolled_at=r.enrolled_at or now,
-                member_ids=tuple(map(contact, lists[i])),
+                member_ids=members.room(i),
                 registered_at=r.registered_at,
                 created_on=r.created_on,
                 last_activity=last,

@@ -156,8 +156,11 @@ def check_idle(facts: RoomFacts, rules: Rules, now: datetime) -> Label | None:
     )
 
 
-def check_ownerless(facts: RoomFacts) -> Label | None:
-    if facts.owner_id is not None and facts.owner_id in facts.member_ids:
+def check_ownerless(facts: RoomFacts, owner_present: bool | None = None) -> Label | None:
+    """`owner_present` when the caller has worked it out for many rooms at once."""
+    if owner_present is None:
+        owner_present = facts.owner_id is not None and facts.owner_id in facts.member_ids
+    if owner_present:
         return None
     reason = "群主未知，请督导确认负责人" if facts.owner_id is None else "群主已不在群内，请督导确认负责人"
     return Label(
@@ -291,12 +294,13 @@ def evaluate(
     members = _memberships(facts, members)
     active = _active(facts)
     dups = _duplicate_labels(facts, members, active, members.counts(active), rules, today)
+    owner_present: list[bool] = members.holds([f.owner_id for f in facts]).tolist()
     verdicts: list[RoomVerdict] = []
     # Many groups share a name (templates, one township's batch of groups): within one
     # evaluation each name is parsed once, and each (name, reference day) resolved once.
     parsed: dict[str, ParsedName] = {}
     inferred: dict[tuple[str, date], NameInference] = {}
-    for f in facts:
+    for f, owner_in in zip(facts, owner_present, strict=True):
         if f.status != "active":
             verdicts.append(RoomVerdict(f.room_id, (), None))
             continue
@@ -316,7 +320,7 @@ def evaluate(
             check_idle(f, rules, now),
             dups.get(f.room_id),
             check_unregistered(f, rules, now),
-            check_ownerless(f),
+            check_ownerless(f, owner_in),
             check_after_hours(f, rules, today),
             check_mention_all(f, rules, today),
         )

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from policies.members import Memberships, distinct_lists
+from policies.members import Memberships, MembershipsBuilder, RoomMembers
 
 
 def _rooms(seed: int, n: int = 200) -> list[frozenset[str]]:
@@ -41,10 +41,45 @@ def test_a_person_listed_twice_in_a_room_counts_once() -> None:
     assert dict(zip(members.contacts, counts.tolist(), strict=True)) == {"a": 1, "b": 2}
 
 
-def test_distinct_lists_copies_only_when_needed() -> None:
-    clean = [[0, 1, 2], [], [2, 0]]
-    assert distinct_lists(clean) is clean
-    assert distinct_lists([[0, 1, 0], [1, 1]]) == [[0, 1], [1]]
+def test_distinct_copies_only_when_needed() -> None:
+    clean = Memberships.of([("a", "b", "c"), (), ("c", "a")])
+    assert clean.distinct() is clean
+    builder = MembershipsBuilder()
+    for room in (("a", "b", "a"), ("b", "b"), ("c",)):
+        builder.add(room)
+    fixed = builder.build().distinct()
+    assert [fixed.room_ids(i) for i in range(3)] == [["a", "b"], ["b"], ["c"]]
+    assert fixed.contacts == ["a", "b", "c"]
+
+
+def test_take_reorders_and_fills_unknown_rooms() -> None:
+    members = Memberships.of([("a", "b"), ("c",), ("a", "c", "d")])
+    taken = members.take([2, -1, 0])
+    assert [taken.room_ids(i) for i in range(3)] == [["a", "c", "d"], [], ["a", "b"]]
+    assert taken.contacts is members.contacts
+
+
+def test_holds_and_the_room_view() -> None:
+    rooms = _rooms(2, n=60)
+    members = Memberships.of(rooms)
+    owners = [sorted(r)[0] if r and i % 2 else ("p299" if i % 3 else None) for i, r in enumerate(rooms)]
+    expected = [o is not None and o in r for o, r in zip(owners, rooms, strict=True)]
+    assert members.holds(owners).tolist() == expected
+    assert any(expected)
+    assert not all(expected)
+    for i, room in enumerate(rooms):
+        view = members.room(i)
+        assert isinstance(view, RoomMembers)
+        assert len(view) == len(room)
+        assert set(view) == room
+        assert view == room
+        assert room == view
+        assert hash(view) == hash(room)
+        assert all(m in view for m in room)
+        assert "nobody" not in view
+        assert 3 not in view
+    with pytest.raises(ValueError, match="1 ids given for 60 rooms"):
+        members.holds(["p1"])
 
 
 def test_empty() -> None:
@@ -59,10 +94,12 @@ def test_empty() -> None:
     ("codes", "starts", "message"),
     [
         ([0, 1], [1, 2], "begin at 0"),
-        ([0, 1], [0, 1], "end at the number"),
+        ([0, 1], [0, 1], "rise to the number"),
+        ([0, 1], [0, 2, 1, 2], "rise to the number"),
         ([0, 5], [0, 2], "outside contacts"),
     ],
 )
 def test_inconsistent_arrays_are_refused(codes: list[int], starts: list[int], message: str) -> None:
+    index = {"a": 0, "b": 1}
     with pytest.raises(ValueError, match=message):
-        Memberships(["a", "b"], np.array(codes, dtype=np.int32), np.array(starts, dtype=np.int64))
+        Memberships(["a", "b"], index, np.array(codes, dtype=np.int32), np.array(starts, dtype=np.int64))
