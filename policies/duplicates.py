@@ -127,19 +127,31 @@ def coded_duplicates(
     rank[np.argsort(rarity, kind="stable")] = np.arange(len(members.contacts), dtype=np.int64)
     keys = np.repeat(np.arange(len(rooms), dtype=np.int64), sizes) << 32 | rank[codes]
     keys.sort()
-    tokens: list[int] = (keys & 0xFFFFFFFF).tolist()
+    ranked = (keys & 0xFFFFFFFF).astype(np.int32)
     del keys, codes
     size_of: list[int] = sizes.tolist()
     room_at: list[int] = rooms.tolist()
-    first: list[int] = (np.cumsum(sizes) - sizes).tolist()
-    heads = {size: min(_head(size, t), size) for size in set(size_of)}
+    starts = np.cumsum(sizes) - sizes
+    first: list[int] = starts.tolist()
+    head_of = np.zeros(int(sizes.max(initial=0)) + 1, dtype=np.int64)
+    for size in set(size_of):
+        head_of[size] = min(_head(size, t), size)
+    # Only the prefixes become Python ints (about a third of the members); the exact check
+    # reads the rest from the array, for the few rooms that get that far.
+    heads = head_of[sizes]
+    within = np.arange(len(ranked), dtype=np.int64) - np.repeat(starts, sizes)
+    prefix_tokens: list[int] = ranked[within < np.repeat(heads, sizes)].tolist()
+    del within
     # Each room's prefix as its buckets of the prefix index (empty lists, filled by the search),
     # resolved up front so the search itself does no dict lookups.
     bucket: defaultdict[int, list[int]] = defaultdict(list)
     resolve = bucket.__getitem__
+    bounds = np.cumsum(heads)
     prefixes = [
-        list(map(resolve, tokens[at : at + heads[size]])) for at, size in zip(first, size_of, strict=True)
+        list(map(resolve, prefix_tokens[start:end]))
+        for start, end in zip((bounds - heads).tolist(), bounds.tolist(), strict=True)
     ]
+    del prefix_tokens
     # Smallest first (stable), so the size filter only has to look one way.
     order = np.argsort(sizes, kind="stable").tolist()
     found: list[DuplicatePair] = []
@@ -158,8 +170,8 @@ def coded_duplicates(
                     if size_j < min_size:
                         continue
                     if mine is None:
-                        mine = set(tokens[first[i] : first[i] + size])
-                    shared = len(mine.intersection(tokens[first[j] : first[j] + size_j]))
+                        mine = set(ranked[first[i] : first[i] + size].tolist())
+                    shared = len(mine.intersection(ranked[first[j] : first[j] + size_j].tolist()))
                     union = size + size_j - shared
                     if _is_pair(shared, union, t):
                         a, b = sorted((ids[room_at[i]], ids[room_at[j]]))
