@@ -140,12 +140,14 @@ def coded_duplicates(
     # reads the rest from the array, for the few rooms that get that far.
     heads = head_of[sizes]
     within = np.arange(len(ranked), dtype=np.int64) - np.repeat(starts, sizes)
-    prefix_tokens: list[int] = ranked[within < np.repeat(heads, sizes)].tolist()
-    del within
+    # The distinct prefix members numbered 0..k-1 (np.unique), so the prefix index is a list.
+    distinct, numbered = np.unique(ranked[within < np.repeat(heads, sizes)], return_inverse=True)
+    prefix_tokens: list[int] = numbered.tolist()
+    del within, numbered
     # Each room's prefix as its buckets of the prefix index (empty lists, filled by the search),
-    # resolved up front so the search itself does no dict lookups.
-    bucket: defaultdict[int, list[int]] = defaultdict(list)
-    resolve = bucket.__getitem__
+    # resolved up front so the search itself does no lookups.
+    index: list[list[int]] = [[] for _ in range(len(distinct))]
+    resolve = index.__getitem__
     bounds = np.cumsum(heads)
     prefixes = [
         list(map(resolve, prefix_tokens[start:end]))

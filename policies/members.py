@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import count
+from itertools import count, repeat
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -106,10 +107,9 @@ class Memberships:
         """Per room i, whether `ids[i]` is one of its members (None never is)."""
         if len(ids) != len(self):
             raise ValueError(f"{len(ids)} ids given for {len(self)} rooms")
-        get = self.index.get
-        wanted = np.fromiter(
-            (-1 if cid is None else get(cid, -1) for cid in ids), dtype=np.int64, count=len(ids)
-        )
+        # None is never a key of the index, so it maps to -1 like any unknown id.
+        code_or = cast("Callable[[str | None, int], int]", self.index.get)
+        wanted = np.fromiter(map(code_or, ids, repeat(-1)), dtype=np.int64, count=len(ids))
         hit = self.codes == np.repeat(wanted, self.sizes())
         return np.bincount(self._room_of_each()[hit], minlength=len(self)) > 0
 
