@@ -123,12 +123,17 @@ def coded_duplicates(
     # The global order: rarest first, ties by code. Each room's members as positions in it,
     # sorted within the room (one sort of (room, position) keys); equal sets of positions are
     # equal sets of members, so the exact check can compare positions too.
-    rank = np.empty(len(members.contacts), dtype=np.int64)
-    rank[np.argsort(rarity, kind="stable")] = np.arange(len(members.contacts), dtype=np.int64)
-    keys = np.repeat(np.arange(len(rooms), dtype=np.int64), sizes) << 32 | rank[codes]
+    # (At 100k groups each array over all members is 3M long: built in place, int32 where
+    # it fits, to keep the audit's peak memory down.)
+    rank = np.empty(len(members.contacts), dtype=np.int32)
+    rank[np.argsort(rarity, kind="stable")] = np.arange(len(members.contacts), dtype=np.int32)
+    keys = np.repeat(np.arange(len(rooms), dtype=np.int64), sizes)
+    keys <<= 32
+    keys |= rank[codes]
+    del codes, rank
     keys.sort()
-    ranked = (keys & 0xFFFFFFFF).astype(np.int32)
-    del keys, codes
+    ranked = keys.astype(np.int32)  # the low 32 bits: the rank
+    del keys
     size_of: list[int] = sizes.tolist()
     room_at: list[int] = rooms.tolist()
     starts = np.cumsum(sizes) - sizes
@@ -139,21 +144,24 @@ def coded_duplicates(
     # Only the prefixes become Python ints (about a third of the members); the exact check
     # reads the rest from the array, for the few rooms that get that far.
     heads = head_of[sizes]
-    within = np.arange(len(ranked), dtype=np.int64) - np.repeat(starts, sizes)
+    position = np.arange(len(ranked), dtype=np.int32)
+    position -= np.repeat(starts.astype(np.int32), sizes)  # within the room
+    in_prefix = position < np.repeat(heads.astype(np.int32), sizes)
+    del position
     # The distinct prefix members numbered 0..k-1 (np.unique), so the prefix index is a list.
-    distinct, numbered = np.unique(ranked[within < np.repeat(heads, sizes)], return_inverse=True)
-    prefix_tokens: list[int] = numbered.tolist()
-    del within, numbered
+    distinct, numbered = np.unique(ranked[in_prefix], return_inverse=True)
+    del in_prefix
     # Each room's prefix as its buckets of the prefix index (empty lists, filled by the search),
-    # resolved up front so the search itself does no lookups.
+    # resolved up front so the search itself does no lookups. Room by room, so only one room's
+    # prefix is ever Python ints.
     index: list[list[int]] = [[] for _ in range(len(distinct))]
     resolve = index.__getitem__
     bounds = np.cumsum(heads)
     prefixes = [
-        list(map(resolve, prefix_tokens[start:end]))
+        list(map(resolve, numbered[start:end].tolist()))
         for start, end in zip((bounds - heads).tolist(), bounds.tolist(), strict=True)
     ]
-    del prefix_tokens
+    del numbered, distinct
     # Smallest first (stable), so the size filter only has to look one way.
     order = np.argsort(sizes, kind="stable").tolist()
     found: list[DuplicatePair] = []
