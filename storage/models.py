@@ -99,6 +99,9 @@ class TopicChange(SQLModel, table=True):
 class DailyActivity(SQLModel, table=True):
     """Per-room per-local-day counters; the only trace messages leave."""
 
+    # On SQLite, clustered by (room_id, day): how rows are written and read (migration 0004).
+    __table_args__ = {"sqlite_with_rowid": False}
+
     room_id: str = Field(primary_key=True)
     day: date = Field(primary_key=True)
     messages: int = 0
