@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Date, DateTime, Table, and_, bindparam, case, func, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,8 @@ from storage.models import (
     Unit,
     UTCDateTime,
 )
+
+_Row = TypeVar("_Row")
 
 
 def _table(model: type[SQLModel]) -> Table:
@@ -424,13 +426,19 @@ def retained_room_ids(session: Session) -> set[str]:
     return set(rows)
 
 
-def room_rows(session: Session, *, columns: Sequence[str]) -> list[tuple[Any, ...]]:
-    """Every room as a plain tuple of the named columns (values as the ORM types give them), by id.
+def room_rows(
+    session: Session,
+    *,
+    columns: Sequence[str],
+    shared: Collection[str] = (),
+    make: Callable[[list[Any]], _Row] = tuple,  # type: ignore[assignment]
+) -> list[_Row]:
+    """Every room as `make(values of the named columns)` (values as the ORM types give them), by id.
 
     No ORM instances: at 100k rooms the identity map and instance state cost about 2 KB a room.
     Dates and moments repeat (a township's end dates, batch enrolment): each column type converts
     a distinct stored value once, with its own result processor, and equal values come back as
-    one shared object.
+    one shared object; so do equal values of the `shared` columns (ids, kinds, units…).
     """
     table = _table(Room)
     dialect = session.get_bind().dialect
@@ -448,7 +456,10 @@ def room_rows(session: Session, *, columns: Sequence[str]) -> list[tuple[Any, ..
         processor, memo = memos[kind]
         selected.append(type_coerce(column, NullType()).label(name))  # the raw DBAPI value
         converted.append((i, processor, memo))
-    out: list[tuple[Any, ...]] = []
+    strings: dict[Any, Any] = {}
+    share = strings.setdefault
+    same = [i for i, name in enumerate(columns) if name in shared]
+    out: list[_Row] = []
     for row in session.execute(select(*selected).order_by(table.c.id)):
         values = list(row)
         for i, processor, memo in converted:
@@ -458,7 +469,11 @@ def room_rows(session: Session, *, columns: Sequence[str]) -> list[tuple[Any, ..
                 if value is None:
                     value = memo[raw] = raw if processor is None else processor(raw)
                 values[i] = value
-        out.append(tuple(values))
+        for i in same:
+            v = values[i]
+            if v is not None:
+                values[i] = share(v, v)
+        out.append(make(values))
     return out
 
 
