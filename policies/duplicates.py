@@ -6,6 +6,10 @@ each. So we index only those prefixes, collect candidates that also pass the siz
 verify each candidate exactly. Unlike MinHash LSH this is exact, so it agrees with the all-pairs
 reference. With l - 1 more prefix members per room they must share l of them (the l-prefix
 scheme, Wang et al. 2012), which drops most chance candidates before the costly exact check.
+
+Members are dense integer codes (policies/members.py), so the prefixes are array slices and
+the candidate search is one sorted join of probing prefixes against indexing prefixes, in
+numpy; only the candidates that pass both filters are checked exactly, in Python.
 """
 
 from __future__ import annotations
@@ -14,8 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import chain, combinations, compress, groupby, islice
-from operator import eq
+from itertools import combinations, pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +26,7 @@ import numpy.typing as npt
 from policies.members import Memberships
 
 _SHARED = 3  # l: prefix members a candidate must share (fewer for rooms too small for that)
+_JOIN_SLICE = 1 << 21  # prefix-join entries expanded at once (bounds the search's memory)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -134,60 +138,73 @@ def coded_duplicates(
     keys.sort()
     ranked = keys.astype(np.int32)  # the low 32 bits: the rank
     del keys
-    size_of: list[int] = sizes.tolist()
-    room_at: list[int] = rooms.tolist()
+    n = len(sizes)
     starts = np.cumsum(sizes) - sizes
-    first: list[int] = starts.tolist()
-    head_of = np.zeros(int(sizes.max(initial=0)) + 1, dtype=np.int64)
-    for size in set(size_of):
-        head_of[size] = min(_head(size, t), size)
-    # Only the prefixes become Python ints (about a third of the members); the exact check
-    # reads the rest from the array, for the few rooms that get that far.
-    heads = head_of[sizes]
+    # Per room size: the prefix lengths and filters of _prefix_lengths, as lookup tables.
+    table = np.zeros((4, int(sizes.max(initial=0)) + 1), dtype=np.int64)
+    for size in set(sizes.tolist()):
+        min_size, shared_min, probe, indexed = _prefix_lengths(size, t)
+        table[:, size] = (min_size, shared_min, min(probe, size), min(indexed, size))
+    min_size_of, shared_min_of, probe_of, indexed_of = (table[k][sizes] for k in range(4))
+    # Smallest first (stable): a room is compared with the rooms before it in this order, its
+    # probing prefix against their (shorter) indexing prefixes.
+    turn = np.empty(n, dtype=np.int64)
+    turn[np.argsort(sizes, kind="stable")] = np.arange(n, dtype=np.int64)
     position = np.arange(len(ranked), dtype=np.int32)
     position -= np.repeat(starts.astype(np.int32), sizes)  # within the room
-    in_prefix = position < np.repeat(heads.astype(np.int32), sizes)
+    room_of = np.repeat(np.arange(n, dtype=np.int32), sizes)
+    probing = position < np.repeat(probe_of.astype(np.int32), sizes)
+    indexing = position < np.repeat(indexed_of.astype(np.int32), sizes)
     del position
-    # The distinct prefix members numbered 0..k-1 (np.unique), so the prefix index is a list.
-    distinct, numbered = np.unique(ranked[in_prefix], return_inverse=True)
-    del in_prefix
-    # Each room's prefix as its buckets of the prefix index (empty lists, filled by the search),
-    # resolved up front so the search itself does no lookups. Room by room, so only one room's
-    # prefix is ever Python ints.
-    index: list[list[int]] = [[] for _ in range(len(distinct))]
-    resolve = index.__getitem__
-    bounds = np.cumsum(heads)
-    prefixes = [
-        list(map(resolve, numbered[start:end].tolist()))
-        for start, end in zip((bounds - heads).tolist(), bounds.tolist(), strict=True)
-    ]
-    del numbered, distinct
-    # Smallest first (stable), so the size filter only has to look one way.
-    order = np.argsort(sizes, kind="stable").tolist()
+    probe_token, probe_room = ranked[probing], room_of[probing]
+    index_token, index_room = ranked[indexing], room_of[indexing]
+    del probing, indexing, room_of
+    # Join the prefixes on their members: for each probing entry, the indexing entries with
+    # the same member (a range once the index is sorted by member).
+    by_token = np.argsort(index_token, kind="stable")
+    index_token, index_room = index_token[by_token], index_room[by_token]
+    lo = np.searchsorted(index_token, probe_token, side="left")
+    width = np.searchsorted(index_token, probe_token, side="right") - lo
+    del index_token, probe_token
+    # In slices of whole probing rooms (a room's entries are contiguous), so memory stays
+    # bounded however many rooms share members; each pair's entries stay in one slice.
+    cuts: list[int] = [len(probe_room)]
+    if len(probe_room):
+        firsts = np.flatnonzero(np.r_[True, probe_room[1:] != probe_room[:-1]])  # each room's 1st
+        room_volume = np.add.reduceat(width, firsts)
+        band = (np.cumsum(room_volume) - room_volume) // _JOIN_SLICE  # by the volume before it
+        cuts = [*firsts[np.flatnonzero(np.r_[True, band[1:] != band[:-1]])].tolist(), len(probe_room)]
+    candidates_x: list[npt.NDArray[np.int64]] = []
+    candidates_y: list[npt.NDArray[np.int64]] = []
+    for begin, end in pairwise(cuts):
+        w = width[begin:end]
+        y = np.repeat(probe_room[begin:end], w)
+        x = index_room[np.repeat(lo[begin:end] - np.cumsum(w) + w, w) + np.arange(int(w.sum()))]
+        earlier = turn[x] < turn[y]
+        x, y = x[earlier], y[earlier]
+        # Pairs sharing at least the probing room's `shared_min` prefix members, big enough.
+        pair, shared = np.unique(x.astype(np.int64) * n + y, return_counts=True)
+        x, y = pair // n, pair % n
+        keep = (shared >= shared_min_of[y]) & (sizes[x] >= min_size_of[y])
+        candidates_x.append(x[keep])
+        candidates_y.append(y[keep])
+    del lo, width, index_room, probe_room
+    x = np.concatenate(candidates_x) if candidates_x else np.zeros(0, dtype=np.int64)
+    y = np.concatenate(candidates_y) if candidates_y else np.zeros(0, dtype=np.int64)
     found: list[DuplicatePair] = []
-    for size, group in groupby(order, size_of.__getitem__):
-        min_size, shared_min, probe, indexed = _prefix_lengths(size, t)
-        for i in group:
-            buckets = prefixes[i]
-            hits = [hit for hit in buckets[:probe] if hit]
-            if len(hits) >= shared_min:
-                # Rooms in `shared_min` buckets: equal to the item that far on once sorted (in C).
-                seq = sorted(chain.from_iterable(hits))
-                cands = set(compress(seq, map(eq, seq, islice(seq, shared_min - 1, None))))
-                mine: set[int] | None = None
-                for j in cands:
-                    size_j = size_of[j]
-                    if size_j < min_size:
-                        continue
-                    if mine is None:
-                        mine = set(ranked[first[i] : first[i] + size].tolist())
-                    shared = len(mine.intersection(ranked[first[j] : first[j] + size_j].tolist()))
-                    union = size + size_j - shared
-                    if _is_pair(shared, union, t):
-                        a, b = sorted((ids[room_at[i]], ids[room_at[j]]))
-                        found.append(DuplicatePair(a, b, shared, union))
-            for hit in buckets[:indexed]:
-                hit.append(i)
+    first: list[int] = starts.tolist()
+    size_of: list[int] = sizes.tolist()
+    room_at: list[int] = rooms.tolist()
+    members_of: dict[int, set[int]] = {}
+    for i, j in zip(y.tolist(), x.tolist(), strict=True):
+        mine = members_of.get(i)
+        if mine is None:
+            mine = members_of[i] = set(ranked[first[i] : first[i] + size_of[i]].tolist())
+        common = len(mine.intersection(ranked[first[j] : first[j] + size_of[j]].tolist()))
+        union = size_of[i] + size_of[j] - common
+        if _is_pair(common, union, t):
+            a, b = sorted((ids[room_at[i]], ids[room_at[j]]))
+            found.append(DuplicatePair(a, b, common, union))
     return sorted(found)
 
 

@@ -85,14 +85,18 @@ def planted() -> tuple[dict[str, frozenset[str]], dict[float, list[DuplicatePair
     return rooms, {t: exact_duplicates(rooms, threshold=t, min_members=3) for t in (0.5, 0.8, 1.0)}
 
 
+@pytest.mark.parametrize("join_slice", [1, 50, 1 << 20])
 @pytest.mark.parametrize("shared", [1, 2, 3, 5])
-def test_exact_for_any_prefix_extension(
+def test_exact_for_any_prefix_extension_and_join_slice(
     monkeypatch: pytest.MonkeyPatch,
     planted: tuple[dict[str, frozenset[str]], dict[float, list[DuplicatePair]]],
     shared: int,
+    join_slice: int,
 ) -> None:
-    """Candidates must share `shared` prefix members; no setting may lose a pair."""
+    """Candidates must share `shared` prefix members, and the prefix join runs in slices of
+    about `join_slice` entries; no setting may lose a pair."""
     monkeypatch.setattr(duplicates, "_SHARED", shared)
+    monkeypatch.setattr(duplicates, "_JOIN_SLICE", join_slice)
     rooms, exact = planted
     assert len(exact[0.8]) > 10
     for threshold, pairs in exact.items():
@@ -128,3 +132,14 @@ def test_tiny_and_empty_rooms() -> None:
         for min_members in (0, 1, 2):
             exact = exact_duplicates(rooms, threshold=threshold, min_members=min_members)
             assert find_duplicates(rooms, threshold=threshold, min_members=min_members) == exact
+
+
+def test_many_identical_rooms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every room shares every member: all pairs, also when the join is cut into slices."""
+    same = frozenset(f"p{i}" for i in range(12))
+    rooms = {f"r{i:03d}": same for i in range(80)} | {"other": frozenset(f"q{i}" for i in range(12))}
+    expected = exact_duplicates(rooms)
+    assert len(expected) == 80 * 79 // 2
+    for join_slice in (1, 100, 1 << 20):
+        monkeypatch.setattr(duplicates, "_JOIN_SLICE", join_slice)
+        assert find_duplicates(rooms) == expected
