@@ -124,9 +124,9 @@ def coded_duplicates(
     codes, sizes = members.gather(rooms)
     if rarity is None:
         rarity = np.bincount(codes, minlength=len(members.contacts)).astype(np.int64, copy=False)
-    # The global order: rarest first, ties by code. Each room's members as positions in it,
-    # sorted within the room (one sort of (room, position) keys); equal sets of positions are
-    # equal sets of members, so the exact check can compare positions too.
+    # The global order: rarest first, ties by code. Each room's members as their ranks in it,
+    # sorted within the room (one sort of (room, rank) keys); equal sets of ranks are equal
+    # sets of members, so the exact check can compare ranks too.
     # (At 100k groups each array over all members is 3M long: built in place, int32 where
     # it fits, to keep the audit's peak memory down.)
     rank = np.empty(len(members.contacts), dtype=np.int32)
@@ -191,15 +191,15 @@ def coded_duplicates(
     del lo, width, index_room, probe_room
     x = np.concatenate(candidates_x) if candidates_x else np.zeros(0, dtype=np.int64)
     y = np.concatenate(candidates_y) if candidates_y else np.zeros(0, dtype=np.int64)
+    by_probe = np.argsort(y * n + x)  # each probing room's candidates together: one set each
     found: list[DuplicatePair] = []
     first: list[int] = starts.tolist()
     size_of: list[int] = sizes.tolist()
     room_at: list[int] = rooms.tolist()
-    members_of: dict[int, set[int]] = {}
-    for i, j in zip(y.tolist(), x.tolist(), strict=True):
-        mine = members_of.get(i)
-        if mine is None:
-            mine = members_of[i] = set(ranked[first[i] : first[i] + size_of[i]].tolist())
+    current, mine = -1, set[int]()
+    for i, j in zip(y[by_probe].tolist(), x[by_probe].tolist(), strict=True):
+        if i != current:
+            current, mine = i, set(ranked[first[i] : first[i] + size_of[i]].tolist())
         common = len(mine.intersection(ranked[first[j] : first[j] + size_of[j]].tolist()))
         union = size_of[i] + size_of[j] - common
         if _is_pair(common, union, t):

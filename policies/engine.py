@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from operator import ne
 
 import numpy as np
 import numpy.typing as npt
@@ -352,11 +353,14 @@ def burden(
 ) -> list[Burden]:
     """Per person: active groups they sit in and how many of those should be dissolved/merged.
 
-    Most groups first, then by contact id. `members` as for `evaluate`.
+    `verdicts` are `evaluate(facts, ...)`'s, in the same order. Most groups first, then by
+    contact id. `members` as for `evaluate`.
     """
     members = _memberships(facts, members)
-    if len(verdicts) != len(facts):
-        raise ValueError("one verdict per room expected")
+    if len(verdicts) != len(facts) or any(
+        map(ne, (v.room_id for v in verdicts), (f.room_id for f in facts))
+    ):
+        raise ValueError("burden needs one verdict per room, in the order of the facts")
     active = _active(facts)
     flagged = np.fromiter(
         (any(label.action in _FLAGGING_ACTIONS for label in v.labels) for v in verdicts),

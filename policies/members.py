@@ -123,8 +123,8 @@ class Memberships:
 
 
 class MembershipsBuilder:
-    """Rooms added one by one; a new contact id gets the next code. Codes go straight into a C
-    array: no Python object per membership."""
+    """Rooms added one by one, then built once; a new contact id gets the next code. Codes go
+    straight into a C array: no Python object per membership."""
 
     __slots__ = ("_code", "_code_of", "_codes", "_ends")
 

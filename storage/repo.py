@@ -438,7 +438,8 @@ def room_rows(
     No ORM instances: at 100k rooms the identity map and instance state cost about 2 KB a room.
     Dates and moments repeat (a township's end dates, batch enrolment): each column type converts
     a distinct stored value once, with its own result processor, and equal values come back as
-    one shared object; so do equal values of the `shared` columns (ids, kinds, units…).
+    one shared object; so do equal values of the `shared` columns (string columns: ids, kinds,
+    units…).
     """
     table = _table(Room)
     dialect = session.get_bind().dialect

@@ -259,3 +259,12 @@ def test_one_name_parsed_once_still_resolves_per_reference_day(rules: Rules) -> 
     assert got == alone
     assert len({inf.end_date for inf in alone}) == 3
     assert {inf.end_source for inf in alone} == {"window"}
+
+
+def test_burden_refuses_verdicts_of_other_rooms(rules: Rules) -> None:
+    facts = [room("a"), room("b")]
+    verdicts = evaluate(facts, rules, NOW)
+    with pytest.raises(ValueError, match="in the order of the facts"):
+        burden(facts, verdicts[::-1])
+    with pytest.raises(ValueError, match="one verdict per room"):
+        burden(facts, verdicts[:1])
