@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import combinations, pairwise
+from itertools import combinations, pairwise, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -74,11 +74,6 @@ def _prefix_lengths(size: int, t: Fraction) -> tuple[int, int, int, int]:
     return min_size, shared, probe, indexed
 
 
-def _head(size: int, t: Fraction) -> int:
-    _, _, probe, indexed = _prefix_lengths(size, t)
-    return max(probe, indexed)
-
-
 def find_duplicates(
     rooms: Mapping[str, Collection[str]],
     *,
@@ -89,8 +84,8 @@ def find_duplicates(
     """All pairs with Jaccard >= threshold among rooms of at least `min_members`, sorted.
 
     Each room's members must be distinct. `rarity` (smaller is rarer: e.g. the groups each
-    member sits in, already counted by the caller) puts rare members first in the order; it must
-    cover every member of the eligible rooms. Without it, members are counted over the eligible
+    member sits in, already counted by the caller) puts rare members first in the order; a
+    member it leaves out counts as rarest. Without it, members are counted over the eligible
     rooms. Any order gives the same pairs; a good one only makes it faster.
     """
     ids = list(rooms)
@@ -98,7 +93,7 @@ def find_duplicates(
     order = None
     if rarity is not None:
         known = members.contacts
-        order = np.fromiter(map(rarity.__getitem__, known), dtype=np.int64, count=len(known))
+        order = np.fromiter(map(rarity.get, known, repeat(0)), dtype=np.int64, count=len(known))
     everyone = np.arange(len(ids), dtype=np.intp)
     return coded_duplicates(
         ids, members, everyone, threshold=threshold, min_members=min_members, rarity=order
