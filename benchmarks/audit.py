@@ -1,4 +1,4 @@
-"""Audit benchmark: the full `bot.audit.run_audit` path against a plain scan of the same rows.
+"""Audit benchmark: the full `bot.services.audit.run_audit` path against a plain scan of the same rows.
 
     .venv/bin/python benchmarks/audit.py [--sizes 10000,100000] [--repeat 2] [--check]
 
@@ -267,7 +267,7 @@ def build_db(path: Path, n: int, seed: int = SEED) -> dict[str, int]:
 
 
 def audit_now() -> datetime:
-    from bot.audit import as_of
+    from bot.services.audit import as_of
 
     return as_of(AUDIT_DAY, TZ)
 
@@ -300,7 +300,7 @@ def scan(path: Path) -> int:
 
 
 def run_audit_once(engine: Any, rules: Any) -> tuple[list[Any], list[Any]]:
-    from bot.audit import run_audit
+    from bot.services.audit import run_audit
 
     rows, burdens = run_audit(engine, rules, audit_now(), TZ)
     return rows, burdens

@@ -6,7 +6,7 @@ Both sides get the same pre-generated, time-ordered list of synthetic message ev
 outside both timings) and write the same aggregates into a fresh SQLite file each:
 
 * project: `ActivityRecorder.record()` for every event, with `take()` + `write()` (what
-  `bot.runner._flush_loop` does) every `flush_interval` seconds of wall-clock time, the live loop's
+  `bot.cli.run._flush_loop` does) every `flush_interval` seconds of wall-clock time, the live loop's
   cadence (Settings default 1.0 s), plus a final `flush()`. The write runs inline rather than in a
   thread, so its cost is counted in full.
 * baseline: plain dict counters, then one `executemany` per table in one transaction.
@@ -29,8 +29,8 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.activity import ActivityRecorder
-from bot.config import load_settings
+from bot.core.config import load_settings
+from bot.services.activity import ActivityRecorder
 from policies import workcal
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade

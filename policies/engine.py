@@ -16,12 +16,9 @@ import numpy.typing as npt
 
 from policies.duplicates import DuplicatePair, coded_duplicates
 from policies.members import Memberships
-from policies.model import Burden, Label, NameInference, RoomFacts, RoomVerdict
+from policies.model import KIND_CN, Burden, Label, NameInference, RoomFacts, RoomVerdict, should_go
 from policies.names import ParsedName, parse_name, resolve
 from policies.rules import Rules
-
-_KIND_CN = {"temporary": "临时群", "phase": "阶段性群", "standing": "常设群"}
-_FLAGGING_ACTIONS = frozenset({"dissolve", "merge"})
 
 
 def _local_date(moment: datetime, rules: Rules) -> date:
@@ -69,7 +66,7 @@ def check_expiry(facts: RoomFacts, rules: Rules, today: date) -> Label | None:
         return Label(
             code=f"{facts.kind}_expired",
             action="dissolve",
-            reason=f"{_KIND_CN[facts.kind]}，登记截止日期 {facts.end_date.isoformat()}，"
+            reason=f"{KIND_CN[facts.kind]}，登记截止日期 {facts.end_date.isoformat()}，"
             f"已过 {overdue} 天，建议解散",
             rule_id=f"expiry.{facts.kind}",
             evidence={**evidence, "days_overdue": overdue},
@@ -278,8 +275,6 @@ def _duplicate_labels(
     return out
 
 
-_RETENTION_ANSWERS = frozenset({"dissolve", "merge"})
-
 
 def evaluate(
     facts: Sequence[RoomFacts], rules: Rules, now: datetime, *, members: Memberships | None = None
@@ -329,8 +324,8 @@ def evaluate(
         )
         labels = tuple(filter(None, found))
         if f.retained:
-            # Approval to keep the group answers "dissolve / merge"; registration and conduct labels stay.
-            labels = tuple(x for x in labels if x.action not in _RETENTION_ANSWERS)
+            # Approval to keep the group answers "should go"; registration and conduct labels stay.
+            labels = tuple(x for x in labels if not should_go(x))
         verdicts.append(RoomVerdict(f.room_id, labels, inference))
     return verdicts
 
@@ -363,7 +358,7 @@ def burden(
         raise ValueError("burden needs one verdict per room, in the order of the facts")
     active = _active(facts)
     flagged = np.fromiter(
-        (any(label.action in _FLAGGING_ACTIONS for label in v.labels) for v in verdicts),
+        (any(map(should_go, v.labels)) for v in verdicts),
         dtype=bool,
         count=len(verdicts),
     )

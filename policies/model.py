@@ -10,6 +10,8 @@ from typing import Literal
 Kind = Literal["standing", "temporary", "phase"]
 Status = Literal["active", "dissolved", "removed"]
 Action = Literal["dissolve", "merge", "register", "review", "notice"]
+# The kinds' display names; the label reasons use them, and so does every reply (bot.core.wording).
+KIND_CN: dict[str, str] = {"standing": "常设群", "temporary": "临时群", "phase": "阶段性群"}
 
 LABEL_CODES: tuple[str, ...] = (
     "temporary_expired",
@@ -98,6 +100,18 @@ class Label:
     reason: str
     rule_id: str
     evidence: Mapping[str, object] = field(default_factory=dict)
+
+
+# "This group should go": the actions that ask for the group to end (dissolve) or to be folded
+# into its twin (merge). One definition for the engine (what an approved 保留 answers, who is
+# burdened), the 保留 command, the digests, escalation and the ledger. "review", "register" and
+# "notice" ask the owner to confirm or fix something; the group itself may stay.
+SHOULD_GO_ACTIONS: frozenset[str] = frozenset({"dissolve", "merge"})
+
+
+def should_go(label: Label) -> bool:
+    """Whether the label asks for the group to be dissolved or merged."""
+    return label.action in SHOULD_GO_ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,11 @@ import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+
+from policies.tz import check_timezone
 
 DEFAULT_PATH = Path(__file__).with_name("rules.toml")
 
@@ -176,11 +178,7 @@ class Rules(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}") from exc
-        return v
+        return check_timezone(v)
 
     def model_post_init(self, context: Any, /) -> None:
         self._tz = ZoneInfo(self.timezone)

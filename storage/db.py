@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 
 class DatabaseError(Exception):
@@ -79,3 +80,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel class (for executemany statements that bypass the ORM)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """A dialect-specific INSERT so ON CONFLICT works on SQLite and PostgreSQL alike."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

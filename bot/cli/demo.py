@@ -8,17 +8,23 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from bot.config import Settings
-from storage import repo
-from storage.db import session_scope
+from bot.core.config import Settings
+from bot.reports.ledger import contact_names, export_ledger, print_audit, write_chart
+from bot.services.audit import run_audit
+from bot.sim.scenario import load_scenario
+from bot.sim.simulate import run_simulation, write_transcript
+from policies.rules import load_rules
+from storage import outbox as outbox_db
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
 
-SCENARIO = Path(__file__).with_name("data") / "township.yaml"
+SCENARIO = Path(__file__).parents[1] / "sim" / "data" / "township.yaml"
 
 
 def _print_digests(engine: Engine, names: dict[str, str], tz: ZoneInfo, owners_shown: int = 3) -> None:
     """The digests the simulation delivered in its last week: all supervisors', a few owners'."""
     with session_scope(engine) as s:
-        sent = repo.outbox_rows(s, status="sent")
+        sent = outbox_db.outbox_rows(s, status="sent")
     kinds = (("owner_digest", "群主周报", owners_shown), ("supervisor_digest", "督导周报", None))
     for kind, title, limit in kinds:
         rows = [r for r in sent if r.kind == kind]
@@ -35,15 +41,8 @@ def _print_digests(engine: Engine, names: dict[str, str], tz: ZoneInfo, owners_s
             sys.stdout.write(f"-- {where}（{at}）\n{r.text}\n")
 
 
-def run_demo(settings: Settings, out: Path, db_url: str | None) -> int:
-    from bot.audit import run_audit
-    from bot.report import contact_names, export_ledger, print_audit, write_chart
-    from bot.scenario import load_scenario
-    from bot.simulate import run_simulation, write_transcript
-    from policies.rules import load_rules
-    from storage.db import make_engine
-    from storage.migrate import upgrade
-
+def run_demo(settings: Settings, out: Path, db_url: str | None, engines: list[Engine]) -> int:
+    """Simulate the township; `engines` collects the engine for the caller to dispose."""
     out.mkdir(parents=True, exist_ok=True)
     sc = load_scenario(SCENARIO)
     if db_url is None:
@@ -53,10 +52,8 @@ def run_demo(settings: Settings, out: Path, db_url: str | None) -> int:
             Path(str(db) + suffix).unlink(missing_ok=True)
         settings = settings.model_copy(update={"database_url": f"sqlite:///{db}"})
     settings = settings.model_copy(update=sc.settings)
-    from bot.cli import _ENGINES
-
     engine = make_engine(settings.db_url)
-    _ENGINES.append(engine)
+    engines.append(engine)
     upgrade(engine)
     result = run_simulation(sc, settings, engine)
     write_transcript(result.sent, out / "transcript.jsonl", sc, settings)

@@ -1,4 +1,4 @@
-"""`qingqun` command line (contract 4.1). Every command accepts --db URL."""
+"""`qingqun` command line. Every command accepts --db URL."""
 
 from __future__ import annotations
 
@@ -12,10 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from loguru import logger
+from sqlalchemy.engine import Engine
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.logs import setup_logging
+from bot.core.clock import SystemClock, VirtualClock
+from bot.core.config import ConfigError, Settings, load_settings
+from bot.core.logs import setup_logging
+from bot.digests.preview import format_preview, preview
+from bot.reports.ledger import burden_json, contact_names, export_ledger, print_audit, print_burden
+from bot.services.audit import as_of, audit_json, run_audit
+from bot.services.context import AppContext
+from bot.services.roster import RosterError, apply_roster, load_roster
+from bot.sim.scenario import ScenarioError, load_scenario
+from policies.rules import Rules, RulesError, load_rules
 from storage.db import DatabaseError, make_engine
+from storage.migrate import upgrade
 
 
 class CliError(Exception):
@@ -32,22 +42,18 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return settings
 
 
-_ENGINES: list[Any] = []
+_ENGINES: list[Engine] = []
 
 
-def _engine(settings: Settings) -> Any:
+def _engine(settings: Settings) -> Engine:
     """The process's one engine, schema upgraded; disposed when the command ends."""
-    from storage.migrate import upgrade
-
     engine = make_engine(settings.db_url)
     _ENGINES.append(engine)
     upgrade(engine)
     return engine
 
 
-def _rules(settings: Settings) -> Any:
-    from policies.rules import load_rules
-
+def _rules(settings: Settings) -> Rules:
     return load_rules(settings.rules_file)
 
 
@@ -79,12 +85,11 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from bot.scenario import load_scenario
+    # The simulation drives the real Wechaty class: imported only when asked for (start-up time).
+    from bot.sim.simulate import run_simulation, write_transcript
 
     sc = load_scenario(Path(args.scenario))  # validated before anything is written
     settings = _settings(args, **sc.settings)
-    from bot.simulate import run_simulation, write_transcript
-
     engine = _engine(settings)
     result = run_simulation(sc, settings, engine, until=args.until)
     if args.transcript:
@@ -96,11 +101,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit(args: argparse.Namespace) -> tuple[Settings, Any, datetime, list[Any], list[Any]]:
+def _audit(args: argparse.Namespace) -> tuple[Settings, Engine, datetime, list[Any], list[Any]]:
     """Settings, engine, the audit moment (end of --at's day, or now), rows and burdens."""
-    from bot.audit import as_of, run_audit
-    from bot.clock import SystemClock
-
     settings = _settings(args)
     engine = _engine(settings)
     now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
@@ -109,12 +111,8 @@ def _audit(args: argparse.Namespace) -> tuple[Settings, Any, datetime, list[Any]
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from bot.audit import audit_json
-
     settings, engine, now, rows, burdens = _audit(args)
     if args.burden:
-        from bot.report import burden_json, print_burden
-
         if args.json:
             sys.stdout.write(burden_json(burdens) + "\n")
         else:
@@ -123,15 +121,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(audit_json(rows, settings.tz) + "\n")
     else:
-        from bot.report import contact_names, print_audit
-
         print_audit(rows, settings.tz, now, contact_names(engine))
     return 0
 
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
-    from bot.report import export_ledger
-
     settings, _, _, rows, _ = _audit(args)
     export_ledger(rows, Path(args.output), settings.tz)
     sys.stdout.write(f"台账已导出：{args.output}（{len(rows)} 个群）\n")
@@ -139,8 +133,6 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
-    from policies.rules import RulesError, load_rules
-
     try:
         load_rules(Path(args.file))
     except RulesError as exc:
@@ -150,21 +142,17 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
-    from bot.roster import load_roster
-    from bot.services import App
-
     settings = _settings(args)
     roster = load_roster(Path(args.file))
     engine = _engine(settings)
-    from bot.clock import SystemClock
-
-    App(engine=engine, settings=settings, clock=SystemClock()).apply_roster(roster)
-    sys.stdout.write(f"名册已导入：{len(roster.units)} 个单位，{len(roster.contacts)} 名人员\n")
+    apply_roster(engine, roster)
+    sys.stdout.write(f"名册已导入：{len(roster.units)} 个单位，{len(roster.people)} 名人员\n")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.runner import run_live
+    # Importing wechaty takes a while and patches it: only the commands that drive it pay.
+    from bot.cli.run import run_live
 
     settings = _settings(args)
     settings.require_gateway()
@@ -173,23 +161,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    # The demo runs the simulation, which drives wechaty: imported only when asked for.
+    from bot.cli.demo import run_demo
 
     settings = _settings(args)
-    return run_demo(settings, Path(args.out), args.db)
+    return run_demo(settings, Path(args.out), args.db, _ENGINES)
 
 
 def cmd_digest_preview(args: argparse.Namespace) -> int:
-    from bot.audit import as_of
-    from bot.clock import SystemClock, VirtualClock
-    from bot.digests import format_preview, preview
-    from bot.services import App
-
     settings = _settings(args)
     engine = _engine(settings)
     now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
-    app = App(engine=engine, settings=settings, clock=VirtualClock(now))
-    msgs = preview(app, now, owner=args.owner, supervisor=args.supervisor)
+    services = AppContext(engine=engine, settings=settings, clock=VirtualClock(now))
+    msgs = preview(services, now, owner=args.owner, supervisor=args.supervisor)
     sys.stdout.write(format_preview(engine, msgs) if msgs else "没有要发送的周报。\n")
     return 0
 
@@ -259,23 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
-    except (CliError, ConfigError, DatabaseError) as exc:
+    except (CliError, ConfigError, DatabaseError, RosterError, RulesError, ScenarioError) as exc:
         sys.stderr.write(f"qingqun: error: {exc}\n")
         return 2
-    except Exception as exc:
-        from bot.scenario import ScenarioError
-
-        known: tuple[type[Exception], ...] = (ScenarioError,)
-        try:
-            from policies.rules import RulesError
-
-            known += (RulesError,)
-        except ImportError:  # pragma: no cover
-            pass
-        if isinstance(exc, known):
-            sys.stderr.write(f"qingqun: error: {exc}\n")
-            return 2
-        raise
     finally:
         while _ENGINES:
             _ENGINES.pop().dispose()

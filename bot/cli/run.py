@@ -10,10 +10,12 @@ from contextlib import suppress
 from loguru import logger
 from sqlalchemy.engine import Engine
 
-from bot.clock import SystemClock
-from bot.config import ConfigError, Settings
-from bot.scheduler import Coordinator
-from bot.services import App
+from bot.app import App
+from bot.core.clock import SystemClock
+from bot.core.config import ConfigError, Settings
+from bot.runtime.coordinator import Coordinator
+from bot.transport.adapter import WechatyAdapter
+from bot.transport.guard import live_puppet
 
 
 def check_reachable(endpoint: str, timeout: float = 3.0) -> None:
@@ -40,11 +42,9 @@ async def _flush_loop(app: App, interval: float) -> None:
 async def run_live(settings: Settings, engine: Engine) -> int:
     endpoint, token = settings.require_gateway()
     check_reachable(endpoint)
-    from bot.adapter import WechatyAdapter, live_puppet
-
     app = App(engine=engine, settings=settings, clock=SystemClock())
-    # Outbox recovery, the scheduler and delivery run while this process leads (bot/scheduler.py).
-    coordinator = Coordinator(app)
+    # Outbox recovery, the scheduler and delivery run while this process leads (bot.runtime).
+    coordinator = Coordinator(app.ctx)
     adapter = WechatyAdapter(app, live_puppet(endpoint, token))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -66,6 +66,11 @@ async def run_live(settings: Settings, engine: Engine) -> int:
         with suppress(asyncio.CancelledError):
             await t
     stopper.cancel()
+    try:
+        async with asyncio.timeout(1.5):  # a command in flight gets its reply queued, within reason
+            await app.router.commands.drain()
+    except TimeoutError:
+        logger.warning("a command was still running at shutdown; its reply may be lost")
     written = app.flush()
     logger.info("flushed {} message(s) of activity; stopping", written)
     with suppress(Exception):

@@ -6,14 +6,18 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from bot.core.cron import parse_cron
+from policies.tz import check_timezone
+from storage.db import normalise_url
 
 
 class ConfigError(Exception):
@@ -103,11 +107,7 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r}") from exc
-        return value
+        return check_timezone(value)
 
     @field_validator("work_start", "work_end")
     @classmethod
@@ -120,8 +120,6 @@ class Settings(BaseSettings):
     @field_validator("owner_digest_cron", "supervisor_digest_cron", "reminder_cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
-        from bot.scheduler import parse_cron
-
         parse_cron(value, ZoneInfo("Asia/Shanghai"))  # raises ValueError with the reason
         return value
 
@@ -132,8 +130,6 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         """The database URL, normalised so SQLite and PostgreSQL differ by configuration only."""
-        from storage.db import normalise_url
-
         if self.database_url:
             return normalise_url(self.database_url)
         return normalise_url(f"sqlite:///{self.data_dir / 'qingqun.db'}")
@@ -153,8 +149,6 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Build Settings, turning validation errors into one-line ConfigErrors naming the setting."""
-    from pydantic import ValidationError
-
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
 
-from bot.textnorm import split_args
+from bot.core.textnorm import split_args
 
 __all__ = [
     "DateError",

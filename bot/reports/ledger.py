@@ -15,9 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
-from bot.audit import AuditRow, row_json
+from bot.services.audit import AuditRow, row_json
 from policies.model import Burden
-from storage import repo
+from storage import directory as directory_db
 from storage.db import session_scope
 
 KIND_CN = {"standing": "常设", "temporary": "临时", "phase": "阶段性", None: "未登记"}
@@ -80,13 +80,13 @@ def burden_json(burdens: list[Burden]) -> str:
 
 def contact_names(engine: Engine) -> dict[str, str]:
     with session_scope(engine) as s:
-        return {cid: c.name for cid, c in repo.contacts(s).items() if c.name}
+        return {cid: c.name for cid, c in directory_db.contacts(s).items() if c.name}
 
 
 def print_burden(burdens: list[Burden], engine: Engine, console: Console | None = None) -> None:
     console = console or Console()
     with session_scope(engine) as s:
-        people = repo.contacts(s)
+        people = directory_db.contacts(s)
     table = Table(title="人均工作群负担")
     for col in ("人员", "单位", "在用群数", "其中建议解散/合并"):
         table.add_column(col)

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from policies import workcal
-from storage import repo
+from storage import activity as activity_db
+from storage.activity import DayCounters
 from storage.db import session_scope
-from storage.repo import DayCounters
 
 
 @lru_cache(maxsize=4096)
@@ -81,7 +81,7 @@ class ActivityRecorder:
     ) -> None:
         if days:
             with session_scope(self._engine) as session:
-                repo.flush_activity(session, days=days, senders=senders)
+                activity_db.flush_activity(session, days=days, senders=senders)
 
     async def flush_async(self) -> int:
         """Swap the batch on the event loop (where `record` runs), write it in a worker thread.

@@ -17,7 +17,9 @@ from policies.engine import activity_windows, burden, evaluate
 from policies.members import Memberships, MembershipsBuilder
 from policies.model import Burden, RoomFacts, RoomVerdict, WindowTotals
 from policies.rules import Rules
-from storage import repo
+from storage import activity as activity_db
+from storage import approvals as approvals_db
+from storage import rooms as rooms_db
 from storage.db import session_scope
 
 
@@ -107,15 +109,15 @@ def load_facts(
 
     read_at: dict[str, int] = {}  # room id -> its position in `read`
     with session_scope(engine) as s:
-        pending = repo.pending_requests_by_room(s)
-        retained = repo.retained_room_ids(s)
+        pending = approvals_db.pending_requests_by_room(s)
+        retained = approvals_db.retained_room_ids(s)
         # Contact ids, status, kind, unit…: few distinct values, one string object each.
-        rooms = repo.room_rows(s, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make)
+        rooms = rooms_db.room_rows(s, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make)
         # Contact ids become dense codes, straight into an array. Township by township: a
         # township's groups share their people, so their codes are still in the CPU's caches
         # from the last group (at 100k groups, 0.5 s instead of 1.5 s in rooms' id order).
         unit_of = {r.id: r.unit or "" for r in rooms}
-        joined_rows = list(repo.current_members_joined(s, sep=_SEP))
+        joined_rows = list(rooms_db.current_members_joined(s, sep=_SEP))
         joined_rows.sort(key=lambda row: unit_of.get(row[0], ""))
         builder = MembershipsBuilder()
         add = builder.add
@@ -125,9 +127,9 @@ def load_facts(
         read = builder.build()
         del builder
         totals: dict[str, tuple[Any, ...]] = {
-            row[0]: tuple(row[1:]) for row in repo.activity_sums(s, ranges=ranges)
+            row[0]: tuple(row[1:]) for row in activity_db.activity_sums(s, ranges=ranges)
         }
-        ahead = dict(repo.latest_activity_of_rooms_ahead(s, first=since, last=today, now=now))
+        ahead = dict(activity_db.latest_activity_of_rooms_ahead(s, first=since, last=today, now=now))
     members = read.take([read_at.get(r.id, -1) for r in rooms]).distinct()
     del read, read_at
     facts = []

@@ -31,11 +31,11 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.domain import OutgoingMessage
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.core.domain import OutgoingMessage
 from policies import workcal
-from storage import repo
+from storage import outbox as outbox_db
 from storage.db import session_scope
 from storage.models import Outbox as OutboxRow
 
@@ -90,9 +90,9 @@ class Outbox:
             "not_before": now,
         }
         if session is not None:
-            return repo.enqueue_outbox(session, **kwargs)  # type: ignore[arg-type]
+            return outbox_db.enqueue_outbox(session, **kwargs)  # type: ignore[arg-type]
         with session_scope(self._engine) as s:
-            return repo.enqueue_outbox(s, **kwargs)  # type: ignore[arg-type]
+            return outbox_db.enqueue_outbox(s, **kwargs)  # type: ignore[arg-type]
 
     def recover(self) -> int:
         """At start-up: rows left `sending` by a dead process count as sent (see module doc)."""
@@ -125,17 +125,17 @@ class Outbox:
         allowed = self.allowed_at(now)
         if allowed > now:
             with session_scope(self._engine) as s:
-                due = repo.next_outbox_due(s)
+                due = outbox_db.next_outbox_due(s)
             return None if due is None else max(allowed, due)
         with session_scope(self._engine) as s:
-            if repo.sent_since(s, since=now - timedelta(hours=1)) >= self._settings.send_hourly_cap:
+            if outbox_db.sent_since(s, since=now - timedelta(hours=1)) >= self._settings.send_hourly_cap:
                 return now + timedelta(minutes=5)
-            last = repo.last_sent_at(s)
+            last = outbox_db.last_sent_at(s)
             if last is not None and now < last + timedelta(seconds=self._settings.send_interval_min):
                 return last + timedelta(seconds=self._settings.send_interval_min)
-            row = repo.claim_next_outbox(s, now=now)
+            row = outbox_db.claim_next_outbox(s, now=now)
             if row is None:
-                return repo.next_outbox_due(s)
+                return outbox_db.next_outbox_due(s)
             row.status, row.attempts = "sending", row.attempts + 1
             assert row.id is not None
             delivery = Delivery(

@@ -11,20 +11,13 @@ from typing import Any
 
 import yaml
 
+from bot.services.roster import Person, RosterError, parse_people, parse_units
+
 EVENT_KEYS = ("invite", "say", "join", "leave", "topic", "remove_bot", "dissolve", "burst", "raw")
 
 
 class ScenarioError(Exception):
     """Names the file, the entry and (for YAML) the line."""
-
-
-@dataclass(frozen=True)
-class ContactSpec:
-    id: str
-    name: str
-    unit: str | None = None
-    role: str = "staff"
-    friend: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,7 +45,7 @@ class Scenario:
     bot_id: str
     bot_name: str
     units: list[tuple[str, str | None]]
-    contacts: dict[str, ContactSpec]
+    contacts: dict[str, Person]
     rooms: dict[str, RoomSpec]
     settings: dict[str, Any]
     events: list[Event] = field(default_factory=list)
@@ -111,27 +104,12 @@ def load_scenario(path: Path) -> Scenario:
     bot = raw.get("bot") or {}
     start = _parse_dt(raw.get("start"), f"{name}: start")
     end = _parse_dt(raw["end"], f"{name}: end") if raw.get("end") else None
-    units = []
-    for i, u in enumerate(raw.get("units") or []):
-        if not isinstance(u, dict) or not u.get("name"):
-            raise ScenarioError(f"{name}: units[{i}] needs a name")
-        units.append((str(u["name"]), u.get("parent")))
-    unit_names = {u for u, _ in units}
-    for u, parent in units:
-        if parent is not None and parent not in unit_names:
-            raise ScenarioError(f"{name}: unit {u!r} has unknown parent {parent!r}")
-    contacts: dict[str, ContactSpec] = {}
-    for i, c in enumerate(raw.get("contacts") or []):
-        if not isinstance(c, dict) or not c.get("id"):
-            raise ScenarioError(f"{name}: contacts[{i}] needs an id")
-        role = c.get("role", "staff")
-        if role not in ("staff", "supervisor"):
-            raise ScenarioError(f"{name}: contacts[{i}] role must be staff or supervisor")
-        if c.get("unit") is not None and c["unit"] not in unit_names:
-            raise ScenarioError(f"{name}: contacts[{i}] has unknown unit {c['unit']!r}")
-        contacts[str(c["id"])] = ContactSpec(
-            str(c["id"]), str(c.get("name") or c["id"]), c.get("unit"), role, bool(c.get("friend", True))
-        )
+    try:
+        units = parse_units(raw.get("units"), name)
+        people = parse_people(raw.get("contacts"), name, units)
+    except RosterError as exc:
+        raise ScenarioError(str(exc)) from None
+    contacts = {p.id: p for p in people}
     bot_id = str(bot.get("id") or "qingqun-bot")
 
     def need_contact(cid: Any, where: str) -> str:

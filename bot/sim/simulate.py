@@ -9,25 +9,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from loguru import logger
 from sqlalchemy.engine import Engine
 
-from bot.adapter import WechatyAdapter, repair_wire_event
-from bot.clock import VirtualClock
-from bot.config import Settings
-from bot.puppet_sim import SentMessage, SimPuppet, SimRoom
-from bot.scenario import Event, Scenario
-from bot.services import App, Roster
-
-
-class Job(Protocol):
-    """A scheduled job the simulation fires on the virtual clock."""
-
-    def next_fire_time(self, after: datetime) -> datetime | None: ...
-
-    async def fire(self, now: datetime) -> None: ...
+from bot.app import App
+from bot.core.clock import VirtualClock
+from bot.core.config import Settings
+from bot.services.context import AppContext
+from bot.services.roster import Roster
+from bot.sim.jobs import Job, sim_jobs
+from bot.sim.puppet import SentMessage, SimPuppet, SimRoom
+from bot.sim.scenario import Event, Scenario
+from bot.transport.adapter import WechatyAdapter
+from bot.transport.guard import repair_wire_event
 
 
 @dataclass
@@ -60,7 +55,11 @@ def _mentions(text: str, sc: Scenario, mention_all: bool) -> list[str]:
 
 class Simulation:
     def __init__(
-        self, sc: Scenario, settings: Settings, engine: Engine, jobs: Callable[[App], list[Job]] | None = None
+        self,
+        sc: Scenario,
+        settings: Settings,
+        engine: Engine,
+        jobs: Callable[[AppContext], list[Job]] | None = None,
     ) -> None:
         self.sc = sc
         self.settings = settings
@@ -76,11 +75,8 @@ class Simulation:
             self.puppet.add_contact(c.id, c.name, c.friend)
         for r in sc.rooms.values():
             self.puppet.add_room(SimRoom(r.id, r.topic, r.owner, list(r.members), list(r.admins)))
-        if jobs is None:
-            from bot.scheduler import sim_jobs
-
-            jobs = sim_jobs  # the live scheduler's triggers, fired on the virtual clock
-        self.jobs = jobs(self.app)
+        # By default the live scheduler's jobs and triggers, fired on the virtual clock.
+        self.jobs = (jobs or sim_jobs)(self.app.ctx)
         self._last_flush = self.clock.now()
         self.messages = 0
 
@@ -146,7 +142,7 @@ class Simulation:
         self.app.apply_roster(
             Roster(
                 units=sc.units,
-                contacts=[(c.id, c.name, c.unit, c.role, c.friend) for c in sc.contacts.values()],
+                people=list(sc.contacts.values()),
                 room_created={r.id: r.created for r in sc.rooms.values() if r.created},
             )
         )
@@ -194,7 +190,7 @@ def run_simulation(
     settings: Settings,
     engine: Engine,
     until: datetime | None = None,
-    jobs: Callable[[App], list[Job]] | None = None,
+    jobs: Callable[[AppContext], list[Job]] | None = None,
 ) -> SimResult:
     sim = Simulation(sc, settings, engine, jobs)
     result: Awaitable[SimResult] = sim.run(until)

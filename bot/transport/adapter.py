@@ -1,12 +1,13 @@
-"""The only module that imports wechaty. It turns wechaty events into frozen domain values for
-`bot.services.App`, and implements the outbox's Transport with `say()`.
+"""The wechaty adapter: it turns wechaty events into frozen domain values for `bot.app.App`, and
+implements the outbox's Transport with `say()`. With bot.sim, the transport is the only code
+that imports wechaty.
 
 Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream issue:
 * #422: Python >= 3.11 rejects `PuppetOptions()` as a dataclass default -> give it a hash before
   `import wechaty`, and always pass our own PuppetOptions.
 * #397: no token -> start() prints an AttributeError and returns -> Settings.require_gateway().
 * One malformed gateway event (e.g. room-join without timestamp) raises inside the event stream
-  loop and silently ends start() -> GuardedPuppetService repairs or drops bad events first.
+  loop and silently ends start() -> bot.transport.guard repairs or drops bad events first.
 * Room/Contact pools and the message-id set are process-global -> cleared per adapter.
 * `Room.ready(force_sync=True)` is a no-op -> we read fresh payloads from the puppet directly.
 * The plugin web server binds port 5000 by default -> port 0.
@@ -15,9 +16,7 @@ Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,99 +31,20 @@ from wechaty import Contact, Message, Room, Wechaty, WechatyOptions
 from wechaty.utils.async_helper import SingleIdContainer
 from wechaty_puppet import Puppet, PuppetOptions
 from wechaty_puppet.schemas.types import MessageType
-from wechaty_puppet_service import PuppetService
 
-from bot.domain import ChatMessage, ContactInfo, RoomSnapshot
-from bot.logs import tame_library_loggers
-from bot.outbox import Delivery, SendError
-from bot.services import App
+from bot.app import App
+from bot.core.domain import ChatMessage, ContactInfo, RoomSnapshot
+from bot.core.logs import tame_library_loggers
+from bot.services.outbox import Delivery, SendError
 
 tame_library_loggers()
 
 # WeChat puts this id in the mention list of an @所有人 message; we never look at the text for it.
 MENTION_ALL_IDS = frozenset({"notify@all", "@all"})
-_TIMESTAMPED = {"room-join", "room-leave", "room-topic"}
-
-# ------------------------------------------------------------------ wire guard
-
-
-def repair_wire_event(kind: int, payload: str, received_at: float | None = None) -> str | None:
-    """Fix or drop a gateway event that would crash python-wechaty's stream loop.
-
-    Returns the (possibly repaired) JSON payload, or None to drop the event. A missing timestamp
-    becomes `received_at` (default: now).
-    """
-    from wechaty_puppet.schemas.types import EventType
-
-    try:
-        data = json.loads(payload) if payload else {}
-    except ValueError:
-        logger.warning("dropped gateway event type {}: payload is not JSON", kind)
-        return None
-    if not isinstance(data, dict):
-        logger.warning("dropped gateway event type {}: payload is not an object", kind)
-        return None
-    required: dict[int, tuple[str, ...]] = {
-        int(EventType.EVENT_TYPE_MESSAGE): ("messageId",),
-        int(EventType.EVENT_TYPE_ROOM_JOIN): ("roomId",),
-        int(EventType.EVENT_TYPE_ROOM_LEAVE): ("roomId",),
-        int(EventType.EVENT_TYPE_ROOM_TOPIC): ("roomId", "newTopic"),
-        int(EventType.EVENT_TYPE_LOGIN): ("contactId",),
-        int(EventType.EVENT_TYPE_HEARTBEAT): ("data",),
-    }
-    missing = [k for k in required.get(kind, ()) if not data.get(k)]
-    if missing:
-        logger.warning("dropped gateway event type {}: missing {}", kind, ",".join(missing))
-        return None
-    if kind in (
-        int(EventType.EVENT_TYPE_ROOM_JOIN),
-        int(EventType.EVENT_TYPE_ROOM_LEAVE),
-        int(EventType.EVENT_TYPE_ROOM_TOPIC),
-    ):
-        ts = data.get("timestamp")
-        if not isinstance(ts, int | float) or ts <= 0:
-            logger.warning("gateway event type {} had no timestamp; using the receive time", kind)
-            data["timestamp"] = received_at if received_at is not None else time.time()
-        for key in ("inviterId", "removerId", "changerId"):
-            data.setdefault(key, "")
-        data.setdefault("oldTopic", "")
-    if kind == int(EventType.EVENT_TYPE_ERROR):
-        data.setdefault("data", "")
-    return json.dumps(data)
-
-
-class GuardedPuppetService(PuppetService):
-    """PuppetService whose event stream is sanitised before python-wechaty parses it."""
-
-    async def _listen_for_event(self) -> None:
-        stub = self.puppet_stub
-        original = stub.event
-
-        async def guarded(*args: Any, **kwargs: Any) -> Any:
-            async for response in original(*args, **kwargs):
-                if response is None:
-                    continue
-                fixed = repair_wire_event(int(response.type), response.payload)
-                if fixed is None:
-                    continue
-                response.payload = fixed
-                yield response
-
-        stub.event = guarded
-        await super()._listen_for_event()
-
-
-def live_puppet(endpoint: str, token: str) -> Puppet:
-    return GuardedPuppetService(PuppetOptions(end_point=endpoint, token=token))
-
-
-# ------------------------------------------------------------------ adapter
 
 
 def _utc(local_naive: datetime) -> datetime:
     """python-wechaty hands out naive local datetimes built with fromtimestamp()."""
-    if local_naive.tzinfo is None:
-        return local_naive.astimezone(UTC)
     return local_naive.astimezone(UTC)
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.dates import (
+from bot.core.dates import (
     DateError,
     DateParse,
     check_end_date,

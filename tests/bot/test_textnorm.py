@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.textnorm import normalize_command, split_args
+from bot.core.textnorm import normalize_command, split_args
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from storage import requests as rq
+from storage import approvals as approvals_db
 from storage.db import make_engine, session_scope
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios" / "commands"
@@ -42,7 +42,7 @@ class Run:
             with session_scope(engine) as s:
                 return [
                     (r.sender_id, r.room_id, r.command, json.loads(r.args), r.outcome, r.reason)
-                    for r in rq.command_log(s)
+                    for r in approvals_db.command_log(s)
                 ]
         finally:
             engine.dispose()

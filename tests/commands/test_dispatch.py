@@ -16,13 +16,16 @@ from loguru import logger
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.clock import VirtualClock
-from bot.commands import REGISTRY, dispatch
-from bot.config import load_settings
-from bot.domain import ChatMessage, RoomSnapshot
-from bot.services import App, Roster
-from storage import repo
-from storage import requests as rq
+from bot.app import App
+from bot.commands.dispatch import dispatch
+from bot.commands.registry import REGISTRY
+from bot.core.clock import VirtualClock
+from bot.core.config import load_settings
+from bot.core.domain import ChatMessage, RoomSnapshot
+from bot.services.roster import Person, Roster
+from storage import approvals as approvals_db
+from storage import outbox as outbox_db
+from storage import rooms as rooms_db
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import ApprovalRequest, Room
@@ -41,10 +44,10 @@ def app(tmp_path: Path) -> Iterator[App]:
     a.apply_roster(
         Roster(
             units=[("郾城区", None), ("黑龙潭镇", "郾城区")],
-            contacts=[
-                ("zhang", "张三", "黑龙潭镇", "staff", True),
-                ("li", "李四", "黑龙潭镇", "staff", True),
-                ("zhao", "赵书记", "郾城区", "supervisor", True),
+            people=[
+                Person("zhang", "张三", "黑龙潭镇"),
+                Person("li", "李四", "黑龙潭镇"),
+                Person("zhao", "赵书记", "郾城区", "supervisor"),
             ],
         )
     )
@@ -54,12 +57,12 @@ def app(tmp_path: Path) -> Iterator[App]:
 
 
 def _say(app: App, text: str, *, at: datetime, talker: str = "zhang", room: str | None = R1) -> None:
-    dispatch(app, ChatMessage(room_id=room, talker_id=talker, at=at, command_text=text))
+    dispatch(app.ctx, ChatMessage(room_id=room, talker_id=talker, at=at, command_text=text))
 
 
 def _outbox(app: App) -> list[Any]:
     with session_scope(app.engine) as s:
-        return [r for r in repo.outbox_rows(s) if r.kind != "greeting"]
+        return [r for r in outbox_db.outbox_rows(s) if r.kind != "greeting"]
 
 
 def _state(app: App) -> str:
@@ -79,7 +82,7 @@ def test_rate_limit_uses_message_time_and_says_so_once(app: App) -> None:
     assert len(texts) == 11
     assert texts[-1] == "你发指令太频繁了，请一分钟后再试。"
     with session_scope(app.engine) as s:
-        reasons = [r.reason for r in rq.command_log(s)]
+        reasons = [r.reason for r in approvals_db.command_log(s)]
     assert reasons == [""] * 10 + ["rate_limited"] * 3
     _say(app, "帮助", at=START + timedelta(minutes=2), room=None)  # a minute of message time later
     assert len(_outbox(app)) == 12
@@ -97,9 +100,9 @@ def test_log_keeps_parsed_fields_only(app: App) -> None:
     _say(app, f"{marker} 你好", at=START + timedelta(minutes=2), room=None)
     _say(app, f"登记 {marker}", at=START + timedelta(minutes=3))
     with session_scope(app.engine) as s:
-        log = rq.command_log(s)
-        room = repo.get_room(s, room_id=R1)
-        outbox = repo.outbox_rows(s)
+        log = approvals_db.command_log(s)
+        room = rooms_db.get_room(s, room_id=R1)
+        outbox = outbox_db.outbox_rows(s)
     assert [(e.command, e.outcome) for e in log] == [
         ("register", "ok"), ("extend", "ok"), ("unknown", "refused"), ("register", "refused"),
     ]  # fmt: skip
@@ -156,7 +159,7 @@ def test_fuzz_whole_command_path(app: App, text: str, talker: str, in_room: bool
         room = R1 if in_room else None
         before_state = _state(app)
         with session_scope(app.engine) as s:
-            before_log = len(rq.command_log(s))
+            before_log = len(approvals_db.command_log(s))
         before_out = len(_outbox(app))
         _say(app, text, at=at, talker=talker, room=room)
         new = _outbox(app)[before_out:]
@@ -164,7 +167,7 @@ def test_fuzz_whole_command_path(app: App, text: str, talker: str, in_room: bool
         assert len(replies) <= 1
         assert all(len(m.text) <= 300 for m in new)
         with session_scope(app.engine) as s:
-            log = rq.command_log(s)[before_log:]
+            log = approvals_db.command_log(s)[before_log:]
         assert len(log) <= 1
         if log and log[0].outcome == "refused":
             assert _state(app) == before_state

@@ -93,7 +93,7 @@ def test_bad_setting_names_the_variable(cli, capsys, monkeypatch) -> None:  # ty
 
 
 def test_settings_accept_the_standard_wechaty_names(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from bot.config import load_settings
+    from bot.core.config import load_settings
 
     monkeypatch.setenv("WECHATY_PUPPET_SERVICE_TOKEN", "tok")
     monkeypatch.setenv("WECHATY_PUPPET_SERVICE_ENDPOINT", "127.0.0.1:8788")
@@ -101,7 +101,7 @@ def test_settings_accept_the_standard_wechaty_names(monkeypatch) -> None:  # typ
 
 
 def test_settings_read_an_optional_toml_file(monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from bot.config import load_settings
+    from bot.core.config import load_settings
 
     cfg = tmp_path / "qingqun.toml"
     cfg.write_text('bot_name = "清群小助手"\ndatabase_url = "postgres://u@h/db"\n', encoding="utf-8")

@@ -46,8 +46,8 @@ def test_the_image_context_builds_a_complete_wheel(tmp_path: Path) -> None:
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "qingqun = bot.cli:main" in zf.read(entry_points).decode()
     for needed in (
-        "bot/adapter.py",
-        "bot/data/township.yaml",
+        "bot/transport/adapter.py",
+        "bot/sim/data/township.yaml",
         "policies/rules.toml",
         "storage/migrations/env.py",
         "storage/migrations/script.py.mako",

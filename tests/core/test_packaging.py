@@ -9,8 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_packaged_township_matches_the_example() -> None:
     example = (ROOT / "examples" / "township.yaml").read_bytes()
-    packaged = (ROOT / "bot" / "data" / "township.yaml").read_bytes()
-    assert packaged == example, "run: cp examples/township.yaml bot/data/township.yaml"
+    packaged = (ROOT / "bot" / "sim" / "data" / "township.yaml").read_bytes()
+    assert packaged == example, "run: cp examples/township.yaml bot/sim/data/township.yaml"
 
 
 def test_migrations_apply_twice(tmp_path: Path) -> None:

@@ -34,11 +34,11 @@ def test_ledger_export_csv_and_xlsx(cli, tmp_path: Path) -> None:  # type: ignor
 
 
 def test_demo_chart_has_sane_bars(tmp_path: Path) -> None:
-    from bot.audit import run_audit
-    from bot.config import load_settings
-    from bot.report import write_chart
-    from bot.scenario import load_scenario
-    from bot.simulate import run_simulation
+    from bot.core.config import load_settings
+    from bot.reports.ledger import write_chart
+    from bot.services.audit import run_audit
+    from bot.sim.scenario import load_scenario
+    from bot.sim.simulate import run_simulation
     from policies.rules import load_rules
     from storage.db import make_engine
     from storage.migrate import upgrade

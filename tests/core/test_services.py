@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.clock import VirtualClock
-from bot.config import load_settings
-from bot.domain import RoomSnapshot
-from bot.services import App
-from storage import repo
+from bot.app import App
+from bot.core.clock import VirtualClock
+from bot.core.config import load_settings
+from bot.core.domain import RoomSnapshot
+from storage import directory as directory_db
+from storage import outbox as outbox_db
+from storage import rooms as rooms_db
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 
@@ -24,10 +26,10 @@ def test_a_room_first_seen_through_a_message_is_enrolled_without_a_greeting(tmp_
         app.adopt_room(RoomSnapshot("r9@chatroom", "新店镇值班群", "zhang", ("zhang", "li")), at)
         assert "r9@chatroom" in app.active_rooms()
         with session_scope(engine) as s:
-            room = repo.get_room(s, room_id="r9@chatroom")
+            room = rooms_db.get_room(s, room_id="r9@chatroom")
             assert room is not None
             assert (room.status, room.member_count, room.enrolled_at) == ("active", 2, at)
-            assert repo.outbox_rows(s) == []  # no greeting: the bot did not just arrive
+            assert outbox_db.outbox_rows(s) == []  # no greeting: the bot did not just arrive
         app.bot_left("r9@chatroom", "zhang", at, dissolved=False)
         assert "r9@chatroom" not in app.active_rooms()
     finally:
@@ -50,10 +52,10 @@ def test_roster_import(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     engine = make_engine(db)
     try:
         with session_scope(engine) as s:
-            people = repo.contacts(s)
+            people = directory_db.contacts(s)
             assert people["zhao"].role == "supervisor"
             assert (people["he"].friend, people["he"].unit) == (False, "新店镇")
-            assert repo.unit_subtree(s, root="郾城区") == {"郾城区", "新店镇"}
+            assert directory_db.unit_subtree(s, root="郾城区") == {"郾城区", "新店镇"}
     finally:
         engine.dispose()
 

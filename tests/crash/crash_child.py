@@ -1,7 +1,7 @@
 """Crash-test child process: the real recording path under a steady message burst.
 
 Built from the live pieces: the real `Wechaty` via `WechatyAdapter` + `SimPuppet` on the system
-clock, an `App` on a SQLite file, and `bot.runner._flush_loop` at `--flush-interval`. The first run
+clock, an `App` on a SQLite file, and `bot.cli.run._flush_loop` at `--flush-interval`. The first run
 enrols the room by inviting the bot; a restart finds the bot already in the room (login backfill).
 Messages are handed to the puppet in batches at `--rate` per second, each batch `settle`d so every
 message has reached `ActivityRecorder.record` before the next batch is announced.
@@ -13,7 +13,7 @@ Protocol on stdout, one line per item (t = time.monotonic() in this process):
   flush <n> <secs> <t>   after a write committed: messages in it, duration of the write
   stopped <n>            after a clean stop (SIGTERM, or --count reached): the final flush's messages
 
-A clean stop mirrors `bot.runner.run_live`: cancel the flush loop, `app.flush()`, stop the adapter.
+A clean stop mirrors `bot.cli.run.run_live`: cancel the flush loop, `app.flush()`, stop the adapter.
 """
 
 from __future__ import annotations
@@ -31,14 +31,15 @@ from typing import Any
 
 os.environ.setdefault("CACHE_DIR", tempfile.mkdtemp(prefix="qingqun-crash-wechaty-"))
 
-from bot.adapter import WechatyAdapter, repair_wire_event
-from bot.clock import SystemClock
-from bot.config import load_settings
-from bot.puppet_sim import SimPuppet, SimRoom
-from bot.runner import _flush_loop
-from bot.services import App
-from bot.simulate import settle
-from storage import repo
+from bot.app import App
+from bot.cli.run import _flush_loop
+from bot.core.clock import SystemClock
+from bot.core.config import load_settings
+from bot.sim.puppet import SimPuppet, SimRoom
+from bot.sim.simulate import settle
+from bot.transport.adapter import WechatyAdapter
+from bot.transport.guard import repair_wire_event
+from storage import rooms as rooms_db
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 
@@ -88,7 +89,7 @@ async def run(args: argparse.Namespace) -> int:
     engine = make_engine(settings.db_url)
     upgrade(engine)
     with session_scope(engine) as s:
-        known = repo.get_room(s, room_id=ROOM_ID) is not None
+        known = rooms_db.get_room(s, room_id=ROOM_ID) is not None
 
     clock = SystemClock()
     app = App(engine=engine, settings=settings, clock=clock)
@@ -112,7 +113,7 @@ async def run(args: argparse.Namespace) -> int:
         puppet.join(ROOM_ID, [BOT_ID], OWNER_ID)  # the owner invites the bot: the room is enrolled
         await settle(keep)
     with session_scope(engine) as s:
-        room = repo.get_room(s, room_id=ROOM_ID)
+        room = rooms_db.get_room(s, room_id=ROOM_ID)
         if room is None or room.status != "active":
             say("error room not enrolled")
             return 3
@@ -141,7 +142,7 @@ async def run(args: argparse.Namespace) -> int:
         say("recorded", stats["recorded"], f"{time.monotonic():.6f}")
         k += 1
 
-    # Clean stop, as bot.runner.run_live does it.
+    # Clean stop, as bot.cli.run.run_live does it.
     flusher.cancel()
     with suppress(asyncio.CancelledError):
         await flusher

@@ -1,7 +1,7 @@
 """Kill the bot mid-burst and check what the database kept.
 
 The child (crash_child.py) runs the real recording path: Wechaty + SimPuppet on the system clock,
-App on a SQLite file, `bot.runner._flush_loop` every FLUSH_INTERVAL seconds. It announces each batch
+App on a SQLite file, `bot.cli.run._flush_loop` every FLUSH_INTERVAL seconds. It announces each batch
 ("emitted n") before handing it to the puppet, so the last announced n is an upper bound on what
 can have been recorded, and reports each committed write ("flush n secs").
 

@@ -11,13 +11,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from loguru import logger
 
-from bot import digests
-from bot.clock import VirtualClock
-from bot.config import ConfigError, load_settings
-from bot.domain import OutgoingMessage
-from bot.scheduler import AppScheduler, SimJob, parse_cron, sim_jobs
-from bot.services import App
-from storage import repo
+from bot.app import App
+from bot.core.clock import VirtualClock
+from bot.core.config import ConfigError, load_settings
+from bot.core.cron import parse_cron
+from bot.core.domain import OutgoingMessage
+from bot.digests import calendar, loading, supervisor
+from bot.digests import jobs as digest_jobs
+from bot.runtime.scheduler import AppScheduler
+from bot.sim.jobs import SimJob, sim_jobs
+from storage import directory as directory_db
+from storage import outbox as outbox_db
+from storage import rooms as rooms_db
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 
@@ -34,25 +39,25 @@ TZ = ZoneInfo("Asia/Shanghai")
     ],
 )
 def test_reminder_and_expiry_days(end: date, reminder: date, expiry: date) -> None:
-    assert digests.reminder_day(end, 3) == reminder
-    assert digests.expiry_day(end) == expiry
+    assert calendar.reminder_day(end, 3) == reminder
+    assert calendar.expiry_day(end) == expiry
 
 
 def test_first_and_last_working_days_follow_the_statutory_calendar() -> None:
-    assert digests.is_first_workday_of_week(date(2026, 10, 8))  # Thursday after 国庆
-    assert not digests.is_first_workday_of_week(date(2026, 10, 5))
-    assert digests.is_last_workday_of_week(date(2026, 10, 10))  # adjusted Saturday
-    assert digests.is_last_workday_of_week(date(2026, 9, 20))  # adjusted Sunday
-    assert digests.is_last_workday_of_week(date(2026, 9, 24))  # Friday 09-25 is 中秋
-    assert not digests.is_last_workday_of_week(date(2026, 9, 18))
+    assert calendar.is_first_workday_of_week(date(2026, 10, 8))  # Thursday after 国庆
+    assert not calendar.is_first_workday_of_week(date(2026, 10, 5))
+    assert calendar.is_last_workday_of_week(date(2026, 10, 10))  # adjusted Saturday
+    assert calendar.is_last_workday_of_week(date(2026, 9, 20))  # adjusted Sunday
+    assert calendar.is_last_workday_of_week(date(2026, 9, 24))  # Friday 09-25 is 中秋
+    assert not calendar.is_last_workday_of_week(date(2026, 9, 18))
 
 
 def test_dates_beyond_the_holiday_data_fall_back_to_monday_friday() -> None:
-    assert digests.is_first_workday_of_week(date(2027, 1, 4))
-    assert digests.is_last_workday_of_week(date(2027, 1, 8))
-    assert digests.reminder_day(date(2027, 3, 1), 3) == date(2027, 2, 26)
-    assert digests.calendar_gap(date(2026, 12, 20)) == date(2027, 1, 1)
-    assert digests.calendar_gap(date(2026, 9, 14)) is None
+    assert calendar.is_first_workday_of_week(date(2027, 1, 4))
+    assert calendar.is_last_workday_of_week(date(2027, 1, 8))
+    assert calendar.reminder_day(date(2027, 3, 1), 3) == date(2027, 2, 26)
+    assert calendar.calendar_gap(date(2026, 12, 20)) == date(2027, 1, 1)
+    assert calendar.calendar_gap(date(2026, 9, 14)) is None
 
 
 def _app(tmp_path: Path, now: str, **overrides: object) -> App:
@@ -64,11 +69,11 @@ def _app(tmp_path: Path, now: str, **overrides: object) -> App:
 
 def _seed(app: App, at: datetime) -> None:
     with session_scope(app.engine) as s:
-        repo.upsert_unit(s, name="黑龙潭镇", parent=None)
-        repo.upsert_contact(s, contact_id="ma", name="马强", unit="黑龙潭镇", role="supervisor")
-        repo.upsert_contact(s, contact_id="zhang", name="张伟", unit="黑龙潭镇")
-        repo.upsert_contact(s, contact_id="wu", name="吴德军", unit="黑龙潭镇", friend=False)
-        repo.enrol_room(s, room_id="r1@chatroom", topic="2024年秋季征兵工作群", owner_id="zhang",
+        directory_db.upsert_unit(s, name="黑龙潭镇", parent=None)
+        directory_db.upsert_contact(s, contact_id="ma", name="马强", unit="黑龙潭镇", role="supervisor")
+        directory_db.upsert_contact(s, contact_id="zhang", name="张伟", unit="黑龙潭镇")
+        directory_db.upsert_contact(s, contact_id="wu", name="吴德军", unit="黑龙潭镇", friend=False)
+        rooms_db.enrol_room(s, room_id="r1@chatroom", topic="2024年秋季征兵工作群", owner_id="zhang",
                         admin_ids=(), member_ids=("zhang", "a"), by="zhang", at=at)
 
 
@@ -79,17 +84,17 @@ def test_holiday_data_gap_is_reported_and_warned_once(tmp_path: Path) -> None:
     _seed(app, now - timedelta(days=20))
     seen: list[str] = []
     sink = logger.add(lambda m: seen.append(m.record["message"]), level="WARNING")
-    digests._calendar_warned = False
+    calendar._calendar_warned = False
     try:
-        assert digests.supervisor_digest_job(app, now) == 1
-        digests.owner_digest_job(app, now + timedelta(days=11), force=True)  # 2027: no crash
-        digests.reminder_job(app, now + timedelta(days=12))
-        digests.supervisor_digest_job(app, now + timedelta(days=14))
+        assert digest_jobs.supervisor_digest_job(app.ctx, now) == 1
+        digest_jobs.owner_digest_job(app.ctx, now + timedelta(days=11), force=True)  # 2027: no crash
+        digest_jobs.reminder_job(app.ctx, now + timedelta(days=12))
+        digest_jobs.supervisor_digest_job(app.ctx, now + timedelta(days=14))
     finally:
         logger.remove(sink)
     assert sum("holiday calendar" in m for m in seen) == 1
     with session_scope(app.engine) as s:
-        text = next(r.text for r in repo.outbox_rows(s) if r.kind == "supervisor_digest")
+        text = next(r.text for r in outbox_db.outbox_rows(s) if r.kind == "supervisor_digest")
     assert "节假日数据只到 2026-12-31" in text
 
 
@@ -99,10 +104,10 @@ def test_failed_delivery_is_reported_to_the_supervisor(tmp_path: Path) -> None:
     _seed(app, now - timedelta(days=3))
     app.outbox.enqueue(OutgoingMessage(dedupe_key="contact:wu|reply|x", text="x", recipient_id="wu"))
     with session_scope(app.engine) as s:
-        row = repo.outbox_rows(s)[0]
+        row = outbox_db.outbox_rows(s)[0]
         row.status, row.error = "failed", "gateway refused the send to wu"
-    world = digests.load_world(app.engine, app.rules, now, TZ)
-    msg = digests.supervisor_digest(world, "ma")
+    world = loading.load_world(app.engine, app.rules, now, TZ)
+    msg = supervisor.supervisor_digest(world, "ma")
     assert msg is not None
     assert "发送失败 1 条：吴德军（gateway refused the send to wu）" in msg.text
 
@@ -148,7 +153,7 @@ def test_crontab_weekday_numbers_mean_what_cron_means() -> None:
 
 def test_simulated_jobs_fire_on_the_live_triggers(tmp_path: Path) -> None:
     app = _app(tmp_path, "2026-09-14T08:00:00+08:00")
-    jobs = sim_jobs(app)
+    jobs = sim_jobs(app.ctx)
     assert len(jobs) == 3
     owner = next(j for j in jobs if isinstance(j, SimJob) and j.spec.id == "owner_digest")
     assert isinstance(owner, SimJob)
@@ -158,14 +163,14 @@ def test_simulated_jobs_fire_on_the_live_triggers(tmp_path: Path) -> None:
 
 async def test_scheduler_keeps_unchanged_jobs_and_replaces_changed_ones(tmp_path: Path) -> None:
     app = _app(tmp_path, "2026-09-14T08:00:00+08:00")
-    sched = AppScheduler(app)
+    sched = AppScheduler(app.ctx)
     sched.start()
     first = sched.next_run_times()
     sched.shutdown()
     assert set(first) == {"owner_digest", "supervisor_digest", "reminders"}
 
     # Same settings: the stored jobs (and their next run times) are kept.
-    again = AppScheduler(app)
+    again = AppScheduler(app.ctx)
     again.start()
     assert again.next_run_times() == first
     again.shutdown()
@@ -173,7 +178,7 @@ async def test_scheduler_keeps_unchanged_jobs_and_replaces_changed_ones(tmp_path
     # A changed cron replaces its job.
     changed = App(engine=app.engine, settings=app.settings.model_copy(update={"reminder_cron": "0 11 * * *"}),
                   clock=app.clock)
-    third = AppScheduler(changed)
+    third = AppScheduler(changed.ctx)
     third.start()
     times = third.next_run_times()
     third.shutdown()

@@ -157,7 +157,7 @@ def _scope_counts(
 
 
 def _parse(text: str) -> dict[str, Any]:
-    from bot.digests import LABEL_CN
+    from bot.core.wording import LABEL_CN
 
     m = re.search(r"在册工作群 (\d+) 个，其中在用 (\d+) 个", text)
     assert m

@@ -135,19 +135,19 @@ def test_table_shows_the_reasons(cli, audited: str) -> None:  # type: ignore[no-
 
 
 def test_audit_room_rows_equal_the_orm_values(audited: str) -> None:
-    """`repo.room_rows` converts stored dates and moments itself (once per distinct value); the
+    """`rooms_db.room_rows` converts stored dates and moments itself (once per distinct value); the
     values must be exactly what the ORM gives, on SQLite and PostgreSQL alike."""
     from sqlmodel import select
 
-    from bot.audit import _ROOM_COLUMNS
-    from storage import repo
+    from bot.services.audit import _ROOM_COLUMNS
+    from storage import rooms as rooms_db
     from storage.db import make_engine, session_scope
     from storage.models import Room
 
     engine = make_engine(audited)
     try:
         with session_scope(engine) as s:
-            rows = repo.room_rows(s, columns=_ROOM_COLUMNS)
+            rows = rooms_db.room_rows(s, columns=_ROOM_COLUMNS)
             orm = {r.id: r for r in s.exec(select(Room)).all()}
             assert [row[0] for row in rows] == sorted(orm)
             for row in rows:

@@ -26,10 +26,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from bot.config import Settings, load_settings
-from bot.outbox import Delivery
-from bot.services import App
-from storage import repo
+from bot.app import App
+from bot.core.config import Settings, load_settings
+from bot.services.outbox import Delivery
+from storage import directory as directory_db
+from storage import rooms as rooms_db
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import Outbox
@@ -79,10 +80,10 @@ def seed(db: str, owners: int) -> list[str]:
     at = datetime.fromisoformat("2026-09-01T09:00:00+08:00")
     ids = [f"owner{i:02d}" for i in range(owners)]
     with session_scope(engine) as s:
-        repo.upsert_unit(s, name="黑龙潭镇", parent=None)
+        directory_db.upsert_unit(s, name="黑龙潭镇", parent=None)
         for i, oid in enumerate(ids):
-            repo.upsert_contact(s, contact_id=oid, name=f"群主{i:02d}", unit="黑龙潭镇", friend=True)
-            repo.enrol_room(
+            directory_db.upsert_contact(s, contact_id=oid, name=f"群主{i:02d}", unit="黑龙潭镇", friend=True)
+            rooms_db.enrol_room(
                 s, room_id=f"r{i:02d}@chatroom", topic=f"2024年秋季征兵工作群{i:02d}", owner_id=oid,
                 admin_ids=(), member_ids=(oid, f"m{i}"), by=oid, at=at,
             )
@@ -108,9 +109,9 @@ def _digests(app: App) -> int:
 
 
 async def deliver(app: App, transport: SlowFileTransport, recover: bool) -> None:
-    from bot.digests import owner_digest_job
+    from bot.digests.jobs import owner_digest_job
 
-    await asyncio.to_thread(owner_digest_job, app, app.clock.now())
+    await asyncio.to_thread(owner_digest_job, app.ctx, app.clock.now())
     if recover:
         app.outbox.recover()
     while _pending_digests(app):
@@ -120,9 +121,9 @@ async def deliver(app: App, transport: SlowFileTransport, recover: bool) -> None
 
 
 async def lead(app: App, transport: SlowFileTransport, expected: int) -> None:
-    from bot.scheduler import Coordinator
+    from bot.runtime.coordinator import Coordinator
 
-    coordinator = Coordinator(app)
+    coordinator = Coordinator(app.ctx)
     task = asyncio.create_task(coordinator.run(transport))
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, task.cancel)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import VirtualClock
-from bot.config import Settings, load_settings
-from bot.domain import OutgoingMessage
-from bot.outbox import Delivery, Outbox, SendError
+from bot.core.clock import VirtualClock
+from bot.core.config import Settings, load_settings
+from bot.core.domain import OutgoingMessage
+from bot.services.outbox import Delivery, Outbox, SendError
 from policies import workcal
-from storage import repo
+from storage import outbox as outbox_db
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 
@@ -116,7 +116,7 @@ async def test_refused_recipient_fails_after_bounded_retries_without_stalling(tm
     # The others did not wait behind it.
     assert transport.sent[-1][0] < tries[1]
     with session_scope(box._engine) as s:
-        failed = repo.outbox_rows(s, status="failed")
+        failed = outbox_db.outbox_rows(s, status="failed")
     assert len(failed) == 1
     assert failed[0].recipient_id == "c00"
     assert failed[0].error == "gateway refused the send to c00"
@@ -134,7 +134,7 @@ async def test_row_left_sending_counts_as_sent(tmp_path: Path) -> None:
     box, clock, _ = _outbox(tmp_path, "2026-09-14T10:00:00+08:00")
     _queue(box, 2)
     with session_scope(box._engine) as s:
-        row = repo.claim_next_outbox(s, now=clock.now())
+        row = outbox_db.claim_next_outbox(s, now=clock.now())
         assert row is not None
         row.status = "sending"  # a process died here, after recording intent
     assert box.recover() == 1

@@ -1,0 +1,113 @@
+"""`App`: what the transport talks to. It owns the context, the room lifecycle and the router."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from bot.app.rooms import RoomLifecycle
+from bot.app.router import MessageRouter
+from bot.commands.registry import REGISTRY, CommandTable
+from bot.core.clock import Clock
+from bot.core.config import Settings
+from bot.core.domain import ChatMessage, ContactInfo, RoomSnapshot
+from bot.services.activity import ActivityRecorder
+from bot.services.context import AppContext
+from bot.services.outbox import Outbox
+from bot.services.roster import Roster, apply_roster
+from policies.rules import Rules
+
+
+class App:
+    """The bot as the transport sees it: events in (frozen values), messages out via the outbox."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        clock: Clock,
+        seed: int | None = None,
+        registry: CommandTable = REGISTRY,
+    ) -> None:
+        self.ctx = AppContext(engine=engine, settings=settings, clock=clock, seed=seed)
+        self.rooms = RoomLifecycle(self.ctx)
+        self.router = MessageRouter(self.ctx, registry)
+
+    # The services, for the transport, the runtime and tests.
+    @property
+    def engine(self) -> Engine:
+        return self.ctx.engine
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def clock(self) -> Clock:
+        return self.ctx.clock
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.ctx.outbox
+
+    @property
+    def recorder(self) -> ActivityRecorder:
+        return self.ctx.recorder
+
+    @property
+    def rules(self) -> Rules:
+        return self.ctx.rules
+
+    @property
+    def bot_id(self) -> str | None:
+        return self.ctx.bot_id
+
+    @bot_id.setter
+    def bot_id(self, value: str | None) -> None:
+        self.ctx.bot_id = value
+
+    # ------------------------------------------------------------ roster and rooms
+
+    def apply_roster(self, roster: Roster) -> None:
+        apply_roster(self.ctx.engine, roster)
+        self.rooms.set_room_created(roster.room_created)
+
+    def note_contacts(self, infos: Sequence[ContactInfo]) -> None:
+        self.rooms.note_contacts(infos)
+
+    def backfill(self, rooms: Sequence[RoomSnapshot], at: datetime) -> None:
+        self.rooms.backfill(rooms, at)
+
+    def active_rooms(self) -> set[str]:
+        return self.rooms.active_rooms()
+
+    def adopt_room(self, snap: RoomSnapshot, at: datetime) -> None:
+        self.rooms.adopt_room(snap, at)
+
+    def bot_invited(self, snap: RoomSnapshot, inviter_id: str | None, at: datetime) -> None:
+        self.rooms.bot_invited(snap, inviter_id, at)
+
+    def members_joined(
+        self, snap: RoomSnapshot, joined: Sequence[str], inviter_id: str | None, at: datetime
+    ) -> None:
+        self.rooms.members_joined(snap, joined, inviter_id, at)
+
+    def members_left(self, room_id: str, left: Sequence[str], remover_id: str | None, at: datetime) -> None:
+        self.rooms.members_left(room_id, left, remover_id, at)
+
+    def bot_left(self, room_id: str, remover_id: str | None, at: datetime, dissolved: bool) -> None:
+        self.rooms.bot_left(room_id, remover_id, at, dissolved)
+
+    def topic_changed(self, room_id: str, new_topic: str, changer_id: str | None, at: datetime) -> None:
+        self.rooms.topic_changed(room_id, new_topic, changer_id, at)
+
+    # ------------------------------------------------------------ messages
+
+    async def message(self, msg: ChatMessage) -> None:
+        await self.router.message(msg)
+
+    def flush(self) -> int:
+        return self.ctx.flush()

@@ -1,0 +1,120 @@
+"""Approval routing: who may approve a group's request, opening and withdrawing requests.
+
+A request goes to the supervisors of the group's unit and of every unit above it; a group
+without a unit goes to the top-level units' supervisors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.commands.kit import Ctx, clip, short
+from bot.core.domain import OutgoingMessage
+from bot.core.wording import APPROVE, REJECT, label_cn
+from storage import approvals as approvals_db
+from storage import directory as directory_db
+from storage import rooms as rooms_db
+from storage.models import ApprovalRequest, Contact, Room
+
+
+def eligible_supervisors(session: Session, unit: str | None) -> list[Contact]:
+    """Supervisors of the unit or an ancestor; a unit-less group falls to the top-level units."""
+    sups = directory_db.supervisors(session)
+    if unit is None:
+        out = []
+        for c in sups:
+            u = directory_db.get_unit(session, name=c.unit) if c.unit else None
+            if c.unit is None or (u is not None and u.parent is None):
+                out.append(c)
+        return out
+    chain = set(directory_db.unit_chain(session, unit=unit))
+    return [c for c in sups if c.unit in chain]
+
+
+def can_approve(session: Session, supervisor_id: str, unit: str | None) -> bool:
+    return any(c.id == supervisor_id for c in eligible_supervisors(session, unit))
+
+
+def who_approves(session: Session, unit: str | None) -> str:
+    names = [c.name or c.id for c in eligible_supervisors(session, unit)][:3]
+    where = f"“{unit}”或上级单位的督导" if unit else "上级督导"
+    return where + (f"（{'、'.join(names)}）" if names else "")
+
+
+def request_unit(session: Session, room: Room) -> str | None:
+    if room.unit:
+        return room.unit
+    owner = directory_db.get_contact(session, contact_id=room.owner_id)
+    return owner.unit if owner is not None else None
+
+
+def scope_unit(req: ApprovalRequest) -> str | None:
+    """The unit whose supervisors decide the request (recorded when it was opened)."""
+    unit = approvals_db.request_payload(req).get("unit")
+    return str(unit) if unit else None
+
+
+def request_summary(session: Session, req: ApprovalRequest) -> str:
+    """One line a supervisor can act on."""
+    p = approvals_db.request_payload(req)
+    room = rooms_db.get_room(session, room_id=req.room_id)
+    topic = short(room.topic if room else req.room_id)
+    who = directory_db.contact_name(session, contact_id=req.requested_by)
+    if req.kind == "extend":
+        what = f"延期至 {p.get('new_end_date', '?')}（原 {p.get('old_end_date', '?')}）"
+    elif req.kind == "retain":
+        labels = "、".join(label_cn(str(c)) for c in p.get("labels", []))
+        what = f"申请保留（{labels}）"
+    else:
+        what = "常设群登记"
+    reason = p.get("reason")
+    return f"#{req.id}「{topic}」{what}｜{who}" + (f"｜理由：{short(str(reason), 20)}" if reason else "")
+
+
+def open_request(
+    ctx: Ctx, room: Room, kind: str, payload: dict[str, Any]
+) -> tuple[ApprovalRequest, list[OutgoingMessage]]:
+    """Create a pending request and a private notice for each eligible supervisor."""
+    unit = request_unit(ctx.session, room)
+    req = approvals_db.create_request(
+        ctx.session,
+        room_id=room.id,
+        kind=kind,
+        requested_by=ctx.talker,
+        at=ctx.now,
+        payload={**payload, "unit": unit},
+    )
+    notices = []
+    line = request_summary(ctx.session, req)
+    for sup in eligible_supervisors(ctx.session, unit):
+        if not sup.friend or sup.id == ctx.talker:
+            continue
+        notices.append(
+            OutgoingMessage(
+                dedupe_key=f"approval|{req.id}|{sup.id}",
+                text=clip(f"待审批 {line}。回复“{APPROVE} {req.id}”或“{REJECT} {req.id} 理由”。"),
+                kind="approval_notice",
+                period=ctx.today.isoformat(),
+                recipient_id=sup.id,
+            )
+        )
+    return req, notices
+
+
+def withdraw(ctx: Ctx, room: Room, kind: str) -> None:
+    for req in approvals_db.pending_for_room(ctx.session, room_id=room.id, kind=kind):
+        approvals_db.decide_request(
+            ctx.session, req=req, status="withdrawn", by=ctx.talker, at=ctx.now, reason=None
+        )
+
+
+def decision_notice(ctx: Ctx, req: ApprovalRequest, text: str) -> OutgoingMessage:
+    return OutgoingMessage(
+        dedupe_key=f"decision|{req.id}",
+        text=clip(text),
+        kind="decision_notice",
+        period=ctx.today.isoformat(),
+        recipient_id=req.requested_by,
+    )

@@ -1,0 +1,101 @@
+"""Every user-facing display word in one place: kinds, labels, statuses, command words, footers.
+
+Replies, digests, the ledger and the help text all read these tables, so a group's label is
+called the same thing wherever a person sees it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+# The kinds' names are defined beside the kinds (the label reasons use them too).
+from policies.model import KIND_CN as KIND_CN
+
+# ---------------------------------------------------------------- tables
+
+KIND_SHORT = {"standing": "常设", "temporary": "临时", "phase": "阶段性"}
+UNREGISTERED = "未登记"
+# What an owner may type for a kind (登记 <kind>).
+KIND_WORDS = {
+    "常设": "standing", "常设群": "standing",
+    "临时": "temporary", "临时群": "temporary",
+    "阶段性": "phase", "阶段": "phase", "阶段性群": "phase",
+}  # fmt: skip
+LABEL_CN = {
+    "temporary_expired": "临时群到期未解散",
+    "phase_expired": "阶段性群到期未解散",
+    "suspected_phase_expired": "疑似任务已结束",
+    "idle": "僵尸群",
+    "duplicate": "重复群",
+    "unregistered": "未登记",
+    "ownerless": "群主缺失",
+    "ending_soon": "即将到期",
+    "after_hours": "工作时间外消息多",
+    "mention_all_heavy": "频繁@所有人",
+}
+REQUEST_CN = {"standing": "常设群登记", "extend": "延期", "retain": "保留"}
+REQUEST_STATUS_CN = {"approved": "已批准", "rejected": "已驳回", "withdrawn": "已撤回"}
+ROOM_STATUS_CN = {"active": "在用", "dissolved": "已解散", "removed": "已移出机器人"}
+
+
+def label_cn(code: str) -> str:
+    """The display name of a label code (an unknown code, e.g. from a newer rule file, as is)."""
+    return LABEL_CN.get(code, code)
+
+
+def kind_short(kind: str | None) -> str:
+    return KIND_SHORT.get(kind or "", UNREGISTERED)
+
+
+# ---------------------------------------------------------------- command words
+
+REGISTER = "登记"
+EXTEND = "延期"
+STATUS = "状态"
+MY_GROUPS = "我的群"
+CLAIM_DISSOLVED = "已解散"
+RETAIN = "保留"
+PENDING = "待审批"
+APPROVE = "批准"
+REJECT = "驳回"
+SUMMARY = "汇总"
+HELP = "帮助"
+
+# A relative date the date parser always accepts, whatever today is (never in the past).
+EXAMPLE_DATE = "12月31日"
+REGISTER_EXAMPLE = f"{REGISTER} 临时 {EXAMPLE_DATE} 征兵体检"
+REGISTER_STANDING_EXAMPLE = f"{REGISTER} 常设 单位 黑龙潭镇 党建工作"
+EXTEND_EXAMPLE = f"{EXTEND} 1月15日 体检推迟"
+MY_GROUPS_EXAMPLE = f"{MY_GROUPS} 2"
+CLAIM_EXAMPLE = f"{CLAIM_DISSOLVED} 2"
+RETAIN_EXAMPLE = f"{RETAIN} 2 全年防汛值班需要"
+PENDING_EXAMPLE = f"{PENDING} 2"
+APPROVE_EXAMPLE = f"{APPROVE} 12"
+REJECT_EXAMPLE = f"{REJECT} 12 不符合常设群条件"
+HELP_EXAMPLE = f"{HELP} {REGISTER}"
+
+OWNER_FOOTER = (
+    f'回复"{EXTEND} …""{RETAIN} … 理由"或解散后回复"{CLAIM_DISSOLVED} …"'
+    f'（{EXTEND}请在群里@我；编号私聊发"{MY_GROUPS}"查看）'
+)
+SUPERVISOR_FOOTER = (
+    f'回复"{PENDING}"查看申请，"{APPROVE} …"或"{REJECT} … 理由"处理；'
+    f'群主可回复"{EXTEND} …""{RETAIN} … 理由"或解散后回复"{CLAIM_DISSOLVED} …"'
+)
+
+
+def example_end_date(today: date) -> date:
+    """An end date to show in examples: the last day of next month, so it is never in the past."""
+    first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return (first_next + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def greeting(bot_name: str, today: date) -> str:
+    """The one message a group gets when it invites the bot."""
+    example = f"{REGISTER} 临时 {example_end_date(today).isoformat()} 用途"
+    return (
+        f"大家好，我是{bot_name}，协助本群做工作群清理登记。"
+        "我只记录群名、成员和消息数量，从不保存聊天内容。"
+        f"请群主@我发送“{example}”完成登记（类型：常设、临时、阶段性），"
+        f"发送“@{bot_name} {HELP}”查看全部指令。"
+    )

@@ -1,0 +1,103 @@
+"""The outbox table: queueing, claiming and the delivery record of every message the bot sends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from storage.db import insert_for
+from storage.models import (
+    Outbox,
+)
+
+
+def enqueue_outbox(
+    session: Session,
+    *,
+    dedupe_key: str,
+    text: str,
+    kind: str,
+    period: str,
+    recipient_id: str | None,
+    room_id: str | None,
+    mentions: Sequence[str],
+    at: datetime,
+    not_before: datetime,
+) -> bool:
+    """Insert unless the key exists already; True when a row was added."""
+    ins = insert_for(session, Outbox).values(
+        dedupe_key=dedupe_key,
+        text=text,
+        kind=kind,
+        period=period,
+        recipient_id=recipient_id,
+        room_id=room_id,
+        mentions=json.dumps(list(mentions)),
+        status="pending",
+        attempts=0,
+        created_at=at,
+        not_before=not_before,
+    )
+    result = session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim_next_outbox(session: Session, *, now: datetime) -> Outbox | None:
+    """The next due row, locked so another instance skips it (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+    stmt = (
+        select(Outbox)
+        .where(col(Outbox.status) == "pending", col(Outbox.not_before) <= now)
+        .order_by(col(Outbox.not_before), col(Outbox.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return session.exec(stmt).scalars().first()  # type: ignore[call-overload, no-any-return]
+
+
+def next_outbox_due(session: Session) -> datetime | None:
+    return session.execute(
+        select(func.min(Outbox.not_before)).where(col(Outbox.status) == "pending")
+    ).scalar()
+
+
+def last_sent_at(session: Session) -> datetime | None:
+    value = session.execute(select(func.max(Outbox.sent_at))).scalar()
+    return value
+
+
+def sent_since(session: Session, *, since: datetime) -> int:
+    return int(
+        session.execute(select(func.count()).select_from(Outbox).where(col(Outbox.sent_at) >= since)).scalar()
+        or 0
+    )
+
+
+def outbox_rows(session: Session, *, status: str | None = None) -> list[Outbox]:
+    stmt = select(Outbox).order_by(col(Outbox.id))
+    if status:
+        stmt = stmt.where(col(Outbox.status) == status)
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
+
+
+def outbox_status_by_key(session: Session, *, keys: Iterable[str]) -> dict[str, str]:
+    """dedupe_key -> status for the given keys (missing keys are absent)."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(col(Outbox.dedupe_key), col(Outbox.status)).where(col(Outbox.dedupe_key).in_(wanted))
+    )
+    return {key: status for key, status in rows}
+
+
+def failed_outbox_since(session: Session, *, since: datetime) -> list[Outbox]:
+    stmt = (
+        select(Outbox)
+        .where(col(Outbox.status) == "failed", col(Outbox.created_at) >= since)
+        .order_by(col(Outbox.id))
+    )
+    return list(session.exec(stmt).scalars())  # type: ignore[call-overload]
