@@ -1,4 +1,4 @@
-"""Generate examples/township.yaml: four weeks in three towns of 郾城区 (scenario contract 4.3, v1).
+"""Generate examples/township.yaml: four weeks in three towns of 郾城区 (scenario file, version 1).
 
 Deterministic (seeded): running it again writes the same file. The YAML is committed so it can be
 read and reviewed without running this script; regenerate after editing the tables below:

@@ -14,8 +14,7 @@ numpy; only the candidates that pass both filters are checked exactly, in Python
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from itertools import combinations, pairwise, repeat
@@ -216,12 +215,3 @@ def exact_duplicates(
         if _is_pair(shared, union, t):
             found.append(DuplicatePair(a, b, shared, union))
     return sorted(found)
-
-
-def twins(pairs: Iterable[DuplicatePair]) -> dict[str, list[DuplicatePair]]:
-    """Pairs grouped under each room they involve."""
-    out: defaultdict[str, list[DuplicatePair]] = defaultdict(list)
-    for p in pairs:
-        out[p.a].append(p)
-        out[p.b].append(p)
-    return dict(out)

@@ -93,7 +93,7 @@ class NameInference:
 
 @dataclass(frozen=True, slots=True)
 class Label:
-    """One finding: the code and action are contract (design 4.2); reason is for people."""
+    """One finding: the code and action are a stable interface (audit JSON); reason is for people."""
 
     code: str
     action: Action

@@ -95,13 +95,21 @@ def retain(ctx: Ctx, args: list[str]) -> Reply:
     if approvals_db.pending_for_room(ctx.session, room_id=room.id, kind="retain"):
         raise Refusal("already_pending", f"「{short(room.topic)}」的保留申请已在等待督导审批。", logged)
     row = audit_rows(ctx).get(room.id)
-    labels = [lb for lb in (row.verdict.labels if row else ()) if should_go(lb)]
+    found = row.verdict.labels if row else ()
+    labels = [lb for lb in found if should_go(lb)]
     if not labels:
+        # Only a label that asks the group to go can be answered by keeping it; the others ask
+        # the owner to confirm or fix something, and an approval would change nothing.
+        others = [lb for lb in found if lb.code != "unregistered"]
+        head = (
+            f"「{short(room.topic)}」的标记（{labels_text(others, with_reason=False)}）不是建议解散"
+            if others
+            else f"「{short(room.topic)}」目前没有被标记清理"
+        )
         raise Refusal(
-            "not_labelled",
-            f"「{short(room.topic)}」目前没有被标记清理，无需申请保留"
-            + ("；未登记的群请在群里@我登记。" if room.kind is None else "。"),
-            logged,
+            "not_going" if others else "not_labelled",
+            head + "，无需申请保留" + ("；未登记的群请在群里@我登记。" if room.kind is None else "。"),
+            {**logged, "labels": [lb.code for lb in others]},
         )
     req, notices = open_request(ctx, room, "retain", {"reason": reason, "labels": [lb.code for lb in labels]})
     logged["request_id"] = req.id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -30,6 +30,3 @@ class VirtualClock:
         at = at.astimezone(UTC)
         if at > self._now:
             self._now = at
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta

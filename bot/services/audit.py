@@ -1,4 +1,4 @@
-"""Audit: storage rows -> policy facts -> verdicts -> contract 4.2 objects."""
+"""Audit: storage rows -> policy facts -> verdicts -> the `qingqun audit --json` objects."""
 
 from __future__ import annotations
 

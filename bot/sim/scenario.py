@@ -1,4 +1,4 @@
-"""Scenario files (contract 4.3, version 1): parsing and validation, before anything is written."""
+"""Scenario files (version 1): parsing and validation, before anything is written."""
 
 from __future__ import annotations
 

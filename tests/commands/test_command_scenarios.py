@@ -258,3 +258,26 @@ def test_refuse_number_that_is_not_the_senders(cli: Cli, tmp_path: Path) -> None
     ]
     assert r.replies(to="li") == ["你名下没有我所在的群（群主、管理员或邀请我入群的人才能管理）。"]
     assert registration(r.rooms[R1]) == registration(r.rooms[R2]) == UNREGISTERED
+
+
+def test_retain_is_refused_for_labels_that_do_not_ask_the_group_to_go(cli: Cli, tmp_path: Path) -> None:
+    """保留 answers "should go" (dissolve, merge) only; a review label is not cleared by it,
+    so it is not offered: the reply says what the label asks instead, and nothing is opened."""
+    r = run(cli, tmp_path, "retain_review_only", at="2026-11-03")
+    listing, suspected, ownerless = r.replies(to="zhang")
+    assert "1. 2024年秋季征兵工作群｜未登记｜疑似任务已结束" in listing
+    assert "2. 黑龙潭镇值班群｜未登记｜群主缺失" in listing
+    assert suspected == (
+        "「2024年秋季征兵工作群」的标记（疑似任务已结束）不是建议解散，无需申请保留；未登记的群请在群里@我登记。"
+    )
+    assert ownerless == (
+        "「黑龙潭镇值班群」的标记（群主缺失）不是建议解散，无需申请保留；未登记的群请在群里@我登记。"
+    )
+    for room in (R1, R2):
+        assert r.rooms[room]["pending"] == []
+    assert {c for c in (label["code"] for label in r.rooms[R1]["labels"])} == {"suspected_phase_expired"}
+    assert {c for c in (label["code"] for label in r.rooms[R2]["labels"])} == {"ownerless"}
+    assert [entry[4:6] for entry in r.log() if entry[2] == "retain"] == [
+        ("refused", "not_going"),
+        ("refused", "not_going"),
+    ]

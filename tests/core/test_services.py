@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.core.clock import VirtualClock
 from bot.core.config import load_settings
@@ -66,3 +68,23 @@ def test_roster_with_a_bad_role_is_refused(cli, tmp_path: Path, capsys) -> None:
     code, _ = cli("roster", "import", str(roster), "--db", f"sqlite:///{tmp_path / 'r.db'}")
     assert code == 2
     assert "contacts[0] role must be staff or supervisor" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("units: [{name: 新店镇, parent: 郾城县}]\n", "unit '新店镇' has unknown parent '郾城县'"),
+        ("units: [{name: 郾城区}]\ncontacts: [{id: x, unit: 新店镇}]\n", "contacts[0] has unknown unit '新店镇'"),
+    ],
+)
+def test_roster_with_unknown_units_is_refused_and_writes_nothing(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, capsys, text: str, error: str
+) -> None:
+    """The roster and the scenario loader share one parser, so both refuse the same mistakes."""
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(text, encoding="utf-8")
+    db = tmp_path / "r.db"
+    code, _ = cli("roster", "import", str(roster), "--db", f"sqlite:///{db}")
+    assert code == 2
+    assert error in capsys.readouterr().err
+    assert not db.exists()

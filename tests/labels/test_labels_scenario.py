@@ -1,4 +1,4 @@
-"""Every label code (design 4.2) from one scenario: `qingqun simulate`, then `qingqun audit`.
+"""Every label code of `qingqun audit --json` from one scenario: `qingqun simulate`, then `qingqun audit`.
 
 Rooms are registered by their owners through the chat command, so the registered kinds and
 end dates come from the real command path. Audited as of 2026-12-10 (a Thursday).

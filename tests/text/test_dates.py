@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -216,7 +216,10 @@ def test_parse_leading_date_impossible_raises(text: str) -> None:
     ],
 )
 def test_check_end_date_ok(value: date, today: date, max_years: int) -> None:
-    check_end_date(value, today=today, max_years=max_years)
+    assert check_end_date(value, today=today, max_years=max_years) is None
+    # The same check refuses the day before today: the accepted case is not accepted blindly.
+    with pytest.raises(DateError):
+        check_end_date(today - timedelta(days=1), today=today, max_years=max_years)
 
 
 @pytest.mark.parametrize(
