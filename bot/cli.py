@@ -130,10 +130,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
-    from bot.report import export_ledger
+    from bot.report import contact_names, export_ledger
 
-    settings, _, _, rows, _ = _audit(args)
-    export_ledger(rows, Path(args.output), settings.tz)
+    settings, engine, now, rows, _ = _audit(args)
+    day = now.astimezone(settings.tz).date()
+    export_ledger(rows, Path(args.output), settings.tz, names=contact_names(engine), at=day)
     sys.stdout.write(f"台账已导出：{args.output}（{len(rows)} 个群）\n")
     return 0
 
