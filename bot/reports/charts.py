@@ -9,6 +9,8 @@ tests turn that warning into a failure.
 
 from __future__ import annotations
 
+import io
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,10 +113,15 @@ class LabelChart:
     active: int  # all active groups, for the shares
 
 
+# rc_context swaps matplotlib's process-wide settings: charts drawn in two threads at once (say,
+# digests rendered off the event loop) must not restore each other's settings mid-drawing.
+_RC_LOCK = threading.RLock()
+
+
 @contextmanager
 def _style() -> Iterator[None]:
     """Settings for one chart only: matplotlib's global defaults stay as they were."""
-    with rc_context(
+    with _RC_LOCK, rc_context(
         {
             "font.family": [matplotlib_family()],
             "font.size": 11,
@@ -133,6 +140,14 @@ def _figure(width: float, height: float) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig, fig.add_subplot()
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes (for a file message), exactly what `save` would write."""
+    buf = io.BytesIO()
+    with _style():
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
 
 
 def save(fig: Figure, path: Path) -> Path:

@@ -157,3 +157,39 @@ async def test_a_file_row_without_its_bytes_fails_instead_of_sending_nothing(tmp
         assert (row.status, row.error) == ("failed", "file bytes are gone")
     engine.dispose()
     assert sent == []
+
+
+def test_a_chart_follows_its_digest_text_once(tmp_path: Path) -> None:
+    """How a digest carries its chart: text and chart queued in one transaction, the chart
+    after the text; queued again (a restart, a second instance) nothing is added."""
+    from datetime import date
+
+    from bot.reports import charts
+    from bot.reports.outgoing import chart_message
+
+    sc = load_scenario(DATA / "core.yaml")
+    settings = load_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}").model_copy(update=sc.settings)
+    engine = make_engine(settings.db_url)
+    trend = charts.TrendChart(
+        "黑龙潭镇：在用工作群", (date(2026, 10, 8), date(2026, 10, 15)),
+        (charts.UnitSeries("黑龙潭镇", (4, 3)),), baseline=4, target_pct=40.0,
+    )
+    png = charts.png_bytes(charts.trend_figure(trend))
+    try:
+        upgrade(engine)
+        sim = Simulation(sc, settings, engine)
+        for _ in range(2):
+            with session_scope(engine) as s:
+                text = OutgoingMessage(dedupe_key="contact:zhao|campaign_digest|2026-W45", text="本周进度……",
+                                       kind="campaign_digest", period="2026-W45", recipient_id="zhao")
+                chart = chart_message(recipient_id="zhao", kind="campaign_chart", period="2026-W45",
+                                      name="黑龙潭镇-2026-W45.png", png=png)
+                sim.app.outbox.enqueue(text, session=s)
+                sim.app.outbox.enqueue(chart, session=s)
+        result = asyncio.run(sim.run())
+    finally:
+        engine.dispose()
+    to_zhao = [m for m in result.sent if m.to_id == "zhao" and (m.file_name or m.text == "本周进度……")]
+    assert [(m.text, m.file_name) for m in to_zhao] == [("本周进度……", None), ("", "黑龙潭镇-2026-W45.png")]
+    assert to_zhao[1].file_data == png
+    assert to_zhao[1].file_data.startswith(b"\x89PNG")

@@ -128,3 +128,44 @@ def test_trend_refuses_series_of_the_wrong_length() -> None:
     bad = trend_input(units=(c.UnitSeries("黑龙潭镇", (1, 2)),))
     with pytest.raises(ValueError, match="2 values for 6 weeks"):
         c.trend_figure(bad)
+
+
+def test_label_and_burden_inputs_come_from_the_audit(tmp_path: Path) -> None:
+    from bot.audit import run_audit
+    from bot.config import load_settings
+    from bot.reports.figures import burden_chart, label_chart
+    from bot.scenario import load_scenario
+    from bot.simulate import run_simulation
+    from policies.rules import load_rules
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    sc = load_scenario(Path(__file__).parents[1] / "core" / "data" / "core.yaml")
+    settings = load_settings()
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    try:
+        upgrade(engine)
+        run_simulation(sc, settings, engine)
+        rows, burdens = run_audit(engine, load_rules(), sc.end or sc.start, settings.tz)
+    finally:
+        engine.dispose()
+    active = [r for r in rows if r.room.status == "active"]
+    chart = label_chart(rows, {"unregistered": "未登记"}, "标签")
+    assert chart.active == len(active)
+    assert chart.labels
+    expected = {lb.code for r in active for lb in r.verdict.labels}
+    shown = {"未登记" if code == "unregistered" else code for code in expected}
+    assert {x.label for x in chart.labels} == shown
+    for x in chart.labels:
+        code = "unregistered" if x.label == "未登记" else x.label
+        assert x.groups == sum(any(lb.code == code for lb in r.verdict.labels) for r in active)
+    names = {"zhang": "张三", "li": "李四"}  # wang has no name here
+    people = burden_chart(burdens, names, "负担")
+    in_groups = [b for b in burdens if b.active_groups]
+    assert sorted(p.groups for p in people.people) + sorted(people.unnamed) == sorted(
+        [b.active_groups for b in in_groups if b.contact_id in names]
+    ) + sorted(b.active_groups for b in in_groups if b.contact_id not in names)
+    assert {p.name for p in people.people} <= {"张三", "李四"}
+    assert people.unnamed  # wang sits in an active group
+    text = "".join(c.drawn_text(c.burden_figure(people)))
+    assert "wang" not in text
