@@ -9,11 +9,9 @@ import hashlib
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import pytest
@@ -45,40 +43,25 @@ def _wait(cond, timeout: float, what: str) -> None:  # type: ignore[no-untyped-d
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _png() -> bytes:
-    """A valid 1x1 PNG."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixel = zlib.compress(b"\x00\xc0\x39\x2b")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixel) + chunk(b"IEND", b"")
-
-
 def _queue_chart(db: str, tmp_path: Path) -> bytes:
-    """Queue one image for zhang before the bot starts; returns its bytes."""
+    """Queue one chart (a real PNG from the report charts) for zhang before the bot starts."""
     from bot.clock import SystemClock
     from bot.config import load_settings
-    from bot.domain import OutgoingFile, OutgoingMessage
     from bot.outbox import Outbox
+    from bot.reports import charts
+    from bot.reports.outgoing import chart_message
     from storage.db import make_engine
     from storage.migrate import upgrade
 
-    chart = _png()
+    chart = charts.png_bytes(
+        charts.labels_figure(charts.LabelChart("在用工作群标签", (charts.LabelCount("僵尸群", 2),), active=3))
+    )
     engine = make_engine(db)
     try:
         upgrade(engine)
         box = Outbox(engine, SystemClock(), load_settings(database_url=db, data_dir=tmp_path / "data"))
-        assert box.enqueue(
-            OutgoingMessage(
-                dedupe_key="contact:zhang|chart|conformance",
-                text="",
-                kind="chart",
-                recipient_id="zhang",
-                file=OutgoingFile("趋势图.png", chart),
-            )
-        )
+        message = chart_message(recipient_id="zhang", kind="chart", period="w1", name="趋势图.png", png=chart)
+        assert box.enqueue(message)
     finally:
         engine.dispose()
     return chart
