@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -174,6 +174,10 @@ class Outbox(SQLModel, table=True):
     room_id: str | None = None  # room for a group message
     mentions: str = "[]"
     text: str = ""
+    # A file message (migration 0006): the bytes live in the row, so whichever instance leads
+    # can send it; they are dropped once sent, and the name stays for the record.
+    file_name: str | None = None
+    file_data: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
     status: str = "pending"  # pending | sending | sent | failed
     attempts: int = 0
     created_at: datetime | None = _ts()

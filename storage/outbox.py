@@ -27,11 +27,15 @@ def enqueue_outbox(
     mentions: Sequence[str],
     at: datetime,
     not_before: datetime,
+    file_name: str | None = None,
+    file_data: bytes | None = None,
 ) -> bool:
     """Insert unless the key exists already; True when a row was added."""
     ins = insert_for(session, Outbox).values(
         dedupe_key=dedupe_key,
         text=text,
+        file_name=file_name,
+        file_data=file_data,
         kind=kind,
         period=period,
         recipient_id=recipient_id,

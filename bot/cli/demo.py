@@ -59,9 +59,10 @@ def run_demo(settings: Settings, out: Path, db_url: str | None, engines: list[En
     write_transcript(result.sent, out / "transcript.jsonl", sc, settings)
     end = sc.end or sc.start
     rows, _ = run_audit(engine, load_rules(settings.rules_file), end, settings.tz)
-    print_audit(rows, settings.tz, end, contact_names(engine))
-    _print_digests(engine, contact_names(engine), settings.tz)
-    export_ledger(rows, out / "ledger.xlsx", settings.tz)
+    names = contact_names(engine)
+    print_audit(rows, settings.tz, end, names)
+    _print_digests(engine, names, settings.tz)
+    export_ledger(rows, out / "ledger.xlsx", settings.tz, names=names, at=end.astimezone(settings.tz).date())
     write_chart(rows, out / "chart.svg")
     sys.stdout.write(
         f"模拟 {result.events} 个事件、{result.messages} 条群消息；机器人发出 {len(result.sent)} 条消息。\n"

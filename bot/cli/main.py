@@ -126,8 +126,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
-    settings, _, _, rows, _ = _audit(args)
-    export_ledger(rows, Path(args.output), settings.tz)
+    settings, engine, now, rows, _ = _audit(args)
+    day = now.astimezone(settings.tz).date()
+    export_ledger(rows, Path(args.output), settings.tz, names=contact_names(engine), at=day)
     sys.stdout.write(f"台账已导出：{args.output}（{len(rows)} 个群）\n")
     return 0
 

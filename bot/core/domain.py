@@ -36,8 +36,31 @@ class ChatMessage:
     command_text: str | None = None
 
 
+# The official gateway takes one gRPC message of at most 4 MiB, and a file travels in it as
+# base64 (4/3 of its size) inside JSON: 3,000,000 bytes leave room for the name and framing.
+MAX_FILE_BYTES = 3_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingFile:
+    """A file (a chart, say) sent as one message; `name` is what the recipient sees."""
+
+    name: str
+    data: bytes
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name or "\\" in self.name:
+            raise ValueError(f"a file name without folders is needed, not {self.name!r}")
+        if not self.data:
+            raise ValueError(f"file {self.name} is empty")
+        if len(self.data) > MAX_FILE_BYTES:
+            raise ValueError(f"file {self.name} has {len(self.data)} bytes, more than {MAX_FILE_BYTES}")
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
+    """One message to send: text, or a file (then `text` is empty and nobody is @mentioned)."""
+
     dedupe_key: str
     text: str
     kind: str = "reply"
@@ -45,3 +68,8 @@ class OutgoingMessage:
     recipient_id: str | None = None
     room_id: str | None = None
     mentions: tuple[str, ...] = field(default_factory=tuple)
+    file: OutgoingFile | None = None
+
+    def __post_init__(self) -> None:
+        if self.file is not None and (self.text or self.mentions):
+            raise ValueError("a file message carries no text and no mentions")

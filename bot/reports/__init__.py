@@ -1,0 +1,1 @@
+"""Reports people can forward: workbooks, charts and a self-contained web page."""

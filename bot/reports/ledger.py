@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
@@ -15,15 +17,12 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import Engine
 
+from bot.core.wording import ACTION_CN, LABEL_CN, REQUEST_CN, ROOM_STATUS_CN, kind_short, label_cn
+from bot.reports.sheets import Cell, Column, Kind, Sheet, write_workbook
 from bot.services.audit import AuditRow, row_json
-from policies.model import Burden
+from policies.model import Burden, should_go
 from storage import directory as directory_db
 from storage.db import session_scope
-
-KIND_CN = {"standing": "常设", "temporary": "临时", "phase": "阶段性", None: "未登记"}
-STATUS_CN = {"active": "在用", "dissolved": "已解散", "removed": "已移出机器人"}
-PENDING_CN = {"standing": "常设登记", "extend": "延期", "retain": "保留"}
-ACTION_CN = {"dissolve": "解散", "merge": "合并", "register": "登记", "review": "核查", "notice": "提醒"}
 
 
 def print_audit(
@@ -45,13 +44,13 @@ def print_audit(
             f"[{ACTION_CN.get(lb['action'], lb['action'])}] {lb['reason']}" for lb in j["labels"]
         )
         if row.pending:
-            pending = "、".join(PENDING_CN.get(p, p) for p in row.pending)
+            pending = "、".join(REQUEST_CN.get(p, p) for p in row.pending)
             advice += ("\n" if advice else "") + "待审批：" + pending
         table.add_row(
             escape(j["topic"]),
             escape(names.get(j["owner_id"] or "", j["owner_id"] or "-")),
-            STATUS_CN.get(j["status"], j["status"]),
-            KIND_CN.get(j["kind"], "-"),
+            ROOM_STATUS_CN.get(j["status"], j["status"]),
+            kind_short(j["kind"]),
             j["end_date"] or "-",
             str(j["member_count"]),
             str(j["messages_30d"]),
@@ -116,59 +115,130 @@ LEDGER_COLUMNS = [
     "原因",
     "待审批",
 ]
+LEDGER_KINDS: tuple[Kind, ...] = (
+    "text", "text", "text", "text", "text", "text", "date", "int", "int", "datetime", "text", "text", "text",
+)
+UNKNOWN_PERSON = "未知（不在名册）"
+NO_UNIT = "（未指定单位）"
+def _person(contact_id: str | None, names: Mapping[str, str]) -> str:
+    """People appear by name; an id the roster does not name is not shown instead."""
+    if not contact_id:
+        return ""
+    return names.get(contact_id) or UNKNOWN_PERSON
 
 
-def _ledger_rows(rows: list[AuditRow], tz: ZoneInfo) -> list[list[object]]:
-    out: list[list[object]] = []
+def _ledger_rows(rows: list[AuditRow], names: Mapping[str, str]) -> list[tuple[Cell, ...]]:
+    out: list[tuple[Cell, ...]] = []
     for row in rows:
-        j = row_json(row, tz)
+        r = row.room
+        labels = row.verdict.labels
         out.append(
-            [
-                j["room_id"],
-                j["topic"],
-                j["owner_id"] or "",
-                j["unit"] or "",
-                STATUS_CN.get(j["status"], j["status"]),
-                KIND_CN.get(j["kind"], ""),
-                j["end_date"] or "",
-                j["member_count"],
-                j["messages_30d"],
-                j["last_activity"] or "",
-                "、".join(dict.fromkeys(ACTION_CN.get(lb["action"], lb["action"]) for lb in j["labels"])),
-                "；".join(lb["reason"] for lb in j["labels"]),
-                "、".join(PENDING_CN.get(p, p) for p in row.pending),
-            ]
+            (
+                r.id,
+                r.topic,
+                _person(r.owner_id, names),
+                r.unit or "",
+                ROOM_STATUS_CN.get(r.status, r.status),
+                kind_short(r.kind),
+                r.end_date,
+                r.member_count,
+                row.messages_30d,
+                row.last_activity,
+                "、".join(dict.fromkeys(ACTION_CN.get(lb.action, lb.action) for lb in labels)),
+                "；".join(lb.reason for lb in labels),
+                "、".join(REQUEST_CN.get(p, p) for p in row.pending),
+            )
         )
     return out
 
 
-def export_ledger(rows: list[AuditRow], path: Path, tz: ZoneInfo) -> None:
-    """Write the ledger as .xlsx or .csv, chosen by the file suffix."""
+def unit_summary(rows: list[AuditRow]) -> Sheet:
+    """按单位汇总: per unit, groups by status; among groups in use, by kind and by label, the ones
+    advised to be dissolved or merged, and those awaiting approval. A 合计 row closes it."""
+    codes = [c for c in LABEL_CN if any(lb.code == c for r in rows for lb in r.verdict.labels)]
+    codes += sorted({lb.code for r in rows for lb in r.verdict.labels} - set(codes))
+    kinds = ("standing", "temporary", "phase", None)
+    header = [
+        "单位", "群数", "在用", "已移出机器人", "已解散",
+        *(kind_short(k) for k in kinds),
+        *(label_cn(c) for c in codes),
+        "建议解散或合并", "待审批",
+    ]  # fmt: skip
+
+    def counts(group: list[AuditRow]) -> list[int]:
+        active = [r for r in group if r.room.status == "active"]
+        return [
+            len(group),
+            len(active),
+            sum(r.room.status == "removed" for r in group),
+            sum(r.room.status == "dissolved" for r in group),
+            *(sum(r.room.kind == k for r in active) for k in kinds),
+            *(sum(any(lb.code == c for lb in r.verdict.labels) for r in active) for c in codes),
+            sum(any(map(should_go, r.verdict.labels)) for r in active),
+            sum(bool(r.pending) for r in active),
+        ]
+
+    by_unit: dict[str, list[AuditRow]] = {}
+    for r in rows:
+        by_unit.setdefault(r.room.unit or NO_UNIT, []).append(r)
+    units = sorted(u for u in by_unit if u != NO_UNIT) + ([NO_UNIT] if NO_UNIT in by_unit else [])
+    table: list[tuple[Cell, ...]] = [(u, *counts(by_unit[u])) for u in units]
+    table.append(("合计", *counts(rows)))
+    return Sheet(
+        name="按单位汇总",
+        title="",
+        columns=(Column("单位"), *(Column(h, "int") for h in header[1:])),
+        rows=tuple(table),
+        total_row=True,
+        frozen_columns=1,
+    )
+
+
+def export_ledger(
+    rows: list[AuditRow],
+    path: Path,
+    tz: ZoneInfo,
+    names: Mapping[str, str] | None = None,
+    at: date | None = None,
+) -> None:
+    """Write the ledger as .xlsx (the ledger sheet and 按单位汇总) or .csv, by the file suffix.
+
+    `names` maps contact ids to names (owners appear by name); `at` is the audit's day, for the
+    titles.
+    """
+    names = names or {}
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"ledger output must end in .xlsx or .csv: {path}")
+    data = _ledger_rows(rows, names)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = _ledger_rows(rows, tz)
-    if path.suffix.lower() == ".csv":
+    if suffix == ".csv":
         # utf-8-sig so Excel on Windows opens the Chinese text correctly.
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(LEDGER_COLUMNS)
-            w.writerows(data)
+            for values in data:
+                w.writerow(_csv_value(v, tz) for v in values)
         return
-    if path.suffix.lower() != ".xlsx":
-        raise ValueError(f"ledger output must end in .xlsx or .csv: {path}")
-    from openpyxl import Workbook
+    when = f"截至 {at:%Y-%m-%d}" if at else "当前"
+    ledger = Sheet(
+        name="工作群台账",
+        title=f"工作群台账（{when}，共 {len(rows)} 个群）",
+        columns=tuple(Column(h, k) for h, k in zip(LEDGER_COLUMNS, LEDGER_KINDS, strict=True)),
+        rows=tuple(data),
+        frozen_columns=2,
+    )
+    summary = unit_summary(rows)
+    summary = replace(summary, title=f"工作群台账按单位汇总（{when}；类型、标签、建议、待审批按在用群统计）")
+    write_workbook(path, [ledger, summary], tz)
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "工作群台账"
-    ws.append(LEDGER_COLUMNS)
-    for r in data:
-        ws.append(r)
-    ws.freeze_panes = "A2"
-    for letter, width in zip(
-        "ABCDEFGHIJKLM", (22, 30, 12, 12, 10, 8, 12, 6, 10, 26, 14, 60, 12), strict=True
-    ):
-        ws.column_dimensions[letter].width = width
-    wb.save(path)
+
+def _csv_value(value: Cell, tz: ZoneInfo) -> Cell:
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else value
 
 
 def write_chart(rows: list[AuditRow], path: Path) -> None:

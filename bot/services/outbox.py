@@ -33,7 +33,7 @@ from sqlmodel import Session, col
 
 from bot.core.clock import Clock
 from bot.core.config import Settings
-from bot.core.domain import OutgoingMessage
+from bot.core.domain import OutgoingFile, OutgoingMessage
 from policies import workcal
 from storage import outbox as outbox_db
 from storage.db import session_scope
@@ -46,11 +46,14 @@ class SendError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
+    """One claimed row, handed to the transport: text, or a file when `file` is set."""
+
     row_id: int
     text: str
     recipient_id: str | None
     room_id: str | None
     mentions: tuple[str, ...]
+    file: OutgoingFile | None = None
 
 
 class Transport(Protocol):
@@ -88,6 +91,8 @@ class Outbox:
             "mentions": msg.mentions,
             "at": now,
             "not_before": now,
+            "file_name": msg.file.name if msg.file else None,
+            "file_data": msg.file.data if msg.file else None,
         }
         if session is not None:
             return outbox_db.enqueue_outbox(session, **kwargs)  # type: ignore[arg-type]
@@ -144,7 +149,12 @@ class Outbox:
                 recipient_id=row.recipient_id,
                 room_id=row.room_id,
                 mentions=tuple(json.loads(row.mentions)),
+                file=OutgoingFile(row.file_name, row.file_data) if row.file_name and row.file_data else None,
             )
+            if row.file_name and not row.file_data:
+                # Only a row sent before (and recovered as pending by hand) lacks its bytes.
+                row.status, row.error = "failed", "file bytes are gone"
+                return self._clock.now()
             attempts = row.attempts
         try:
             await transport.send(delivery)
@@ -155,6 +165,8 @@ class Outbox:
                 sent = s.get(OutboxRow, delivery.row_id)
                 if sent is not None:
                     sent.status, sent.sent_at, sent.error = "sent", self._clock.now(), None
+                    # The bytes are not needed any more (the name stays); a chart names people.
+                    sent.file_data = None
         gap = self._rng.uniform(self._settings.send_interval_min, self._settings.send_interval_max)
         self._next_allowed = self._clock.now() + timedelta(seconds=gap)
         return self._next_allowed

@@ -8,6 +8,7 @@ a malformed event behaves as it would on the wire (and meets the same guard).
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from collections.abc import Callable
@@ -69,6 +70,8 @@ class SentMessage:
     to_id: str | None
     text: str
     mention_ids: tuple[str, ...]
+    file_name: str | None = None  # a file sent instead of text
+    file_data: bytes | None = None
 
 
 class SimPuppet(Puppet):  # type: ignore[misc]
@@ -281,6 +284,27 @@ class SimPuppet(Puppet):  # type: ignore[misc]
     async def message_send_text(
         self, conversation_id: str, message: str, mention_ids: list[str] | None = None
     ) -> str:
+        return self._record(conversation_id, message, mention_ids or [], MessageType.MESSAGE_TYPE_TEXT)
+
+    async def message_send_file(self, conversation_id: str, file: Any) -> str:
+        """Decode the FileBox from the JSON the gateway would receive, and keep its bytes."""
+        box = json.loads(file.to_json_str())
+        if box.get("type", box.get("boxType")) != 1:  # file-box's Base64; the only kind we send
+            raise OSError(f"unsupported file box {box.get('type')!r}")
+        name, data = str(box["name"]), base64.b64decode(box["base64"], validate=True)
+        image = str(box.get("mediaType") or "").startswith("image/")
+        kind = MessageType.MESSAGE_TYPE_IMAGE if image else MessageType.MESSAGE_TYPE_ATTACHMENT
+        return self._record(conversation_id, "", [], kind, file_name=name, file_data=data)
+
+    def _record(
+        self,
+        conversation_id: str,
+        text: str,
+        mention_ids: list[str],
+        kind: MessageType,
+        file_name: str | None = None,
+        file_data: bytes | None = None,
+    ) -> str:
         if conversation_id in self.refuse:
             raise OSError(f"gateway refused the send to {conversation_id}")
         is_room = conversation_id in self.rooms
@@ -291,19 +315,21 @@ class SimPuppet(Puppet):  # type: ignore[misc]
                 conversation_id,
                 conversation_id if is_room else None,
                 None if is_room else conversation_id,
-                message,
-                tuple(mention_ids or ()),
+                text,
+                tuple(mention_ids),
+                file_name,
+                file_data,
             )
         )
         msg_id = f"sim-out-{next(self._ids)}"
         self.messages[msg_id] = MessagePayload(
             id=msg_id,
-            text=message,
+            text=text,
             timestamp=int(at.timestamp()),
-            type=MessageType.MESSAGE_TYPE_TEXT,
+            type=kind,
             from_id=self.bot_id,
             room_id=conversation_id if is_room else "",
             to_id="" if is_room else conversation_id,
-            mention_ids=list(mention_ids or []),
+            mention_ids=list(mention_ids),
         )
         return msg_id

@@ -182,6 +182,8 @@ def write_transcript(sent: list[SentMessage], path: Path, sc: Scenario, settings
             }
             if m.mention_ids:
                 line["mentions"] = list(m.mention_ids)
+            if m.file_name is not None:
+                line["file"] = m.file_name
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 

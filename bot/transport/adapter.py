@@ -11,11 +11,22 @@ Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream 
 * Room/Contact pools and the message-id set are process-global -> cleared per adapter.
 * `Room.ready(force_sync=True)` is a no-op -> we read fresh payloads from the puppet directly.
 * The plugin web server binds port 5000 by default -> port 0.
+* Sending a file: `FileBox.to_json_str()` reads FileBox's own deprecated `mimeType` property,
+  whose getter calls `logging.Logger.warn` (itself deprecated): every send logs three "mimeType
+  will be deprecated" warnings and raises DeprecationWarning, which fails the send wherever
+  warnings are errors. -> `GatewayFileBox` writes the JSON of file-box 1.x (what the official
+  gateway's `FileBox.fromJSON` reads: `type`, with the older `boxType` too) without that property.
+* The official gateway accepts gRPC messages of at most 4 MiB and python-wechaty has no streamed
+  file send, so a file over ~3 MB fails there with RESOURCE_EXHAUSTED -> `OutgoingFile` refuses
+  such files when they are queued (`MAX_FILE_BYTES`), long before the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import mimetypes
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -29,11 +40,12 @@ if getattr(_puppet_schema.PuppetOptions, "__hash__", None) is None:
 from loguru import logger
 from wechaty import Contact, Message, Room, Wechaty, WechatyOptions
 from wechaty.utils.async_helper import SingleIdContainer
-from wechaty_puppet import Puppet, PuppetOptions
+from wechaty_puppet import FileBox, Puppet, PuppetOptions
+from wechaty_puppet.file_box.type import FileBoxOptionsBase64, FileBoxType
 from wechaty_puppet.schemas.types import MessageType
 
 from bot.app import App
-from bot.core.domain import ChatMessage, ContactInfo, RoomSnapshot
+from bot.core.domain import ChatMessage, ContactInfo, OutgoingFile, RoomSnapshot
 from bot.core.logs import tame_library_loggers
 from bot.services.outbox import Delivery, SendError
 
@@ -41,6 +53,33 @@ tame_library_loggers()
 
 # WeChat puts this id in the mention list of an @所有人 message; we never look at the text for it.
 MENTION_ALL_IDS = frozenset({"notify@all", "@all"})
+
+
+class GatewayFileBox(FileBox):  # type: ignore[misc]
+    """A base64 FileBox whose JSON is file-box 1.x's, built without the deprecated `mimeType`."""
+
+    def __init__(self, name: str, data: bytes, media_type: str) -> None:
+        super().__init__(FileBoxOptionsBase64(name=name, base64=base64.b64encode(data)))
+        self.mediaType = media_type
+
+    def to_json_str(self) -> str:
+        return json.dumps(
+            {
+                "type": FileBoxType.Base64.value,
+                "boxType": FileBoxType.Base64.value,  # the key before file-box 1.0
+                "name": self.name,
+                "base64": self.base64.decode("ascii"),
+                "mediaType": self.mediaType,
+                "metadata": dict(self.metadata),
+            },
+            ensure_ascii=False,
+        )
+
+
+def file_box(file: OutgoingFile) -> FileBox:
+    """The FileBox `say()` takes for one of our files."""
+    media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return GatewayFileBox(file.name, file.data, media_type)
 
 
 def _utc(local_naive: datetime) -> datetime:
@@ -220,11 +259,14 @@ class WechatyAdapter:
             if delivery.room_id:
                 room = self.bot.Room.load(delivery.room_id)
                 await room.ready()
-                await room.say(delivery.text, mention_ids=list(delivery.mentions) or None)
+                if delivery.file is not None:
+                    await room.say(file_box(delivery.file))
+                else:
+                    await room.say(delivery.text, mention_ids=list(delivery.mentions) or None)
             elif delivery.recipient_id:
                 contact = self.bot.Contact.load(delivery.recipient_id)
                 await contact.ready()
-                await contact.say(delivery.text)
+                await contact.say(file_box(delivery.file) if delivery.file is not None else delivery.text)
             else:
                 raise SendError("no recipient")
         except SendError:

@@ -45,6 +45,11 @@ def test_the_image_context_builds_a_complete_wheel(tmp_path: Path) -> None:
         names = set(zf.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "qingqun = bot.cli:main" in zf.read(entry_points).decode()
+        metadata = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    # Charts need no system font in the image: the Chinese font is a Python dependency.
+    requires = {line.split(":", 1)[1].strip().split(" ")[0].split("=")[0].split(">")[0]
+                for line in metadata.splitlines() if line.startswith("Requires-Dist:")}
+    assert {"matplotlib", "pylopdf-fonts-zh-cn"} <= requires
     for needed in (
         "bot/transport/adapter.py",
         "bot/sim/data/township.yaml",

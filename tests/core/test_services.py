@@ -74,7 +74,10 @@ def test_roster_with_a_bad_role_is_refused(cli, tmp_path: Path, capsys) -> None:
     ("text", "error"),
     [
         ("units: [{name: 新店镇, parent: 郾城县}]\n", "unit '新店镇' has unknown parent '郾城县'"),
-        ("units: [{name: 郾城区}]\ncontacts: [{id: x, unit: 新店镇}]\n", "contacts[0] has unknown unit '新店镇'"),
+        (
+            "units: [{name: 郾城区}]\ncontacts: [{id: x, unit: 新店镇}]\n",
+            "contacts[0] has unknown unit '新店镇'",
+        ),
     ],
 )
 def test_roster_with_unknown_units_is_refused_and_writes_nothing(  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@
  *   {"event":"login","id":"qingqun-bot"} the world was (re)built, bot logged in
  *   {"event":"bot-said","room":..,"to":..,"text":..,"mentions":[..],"id":..,"ts":..}
  *   {"event":"bot-sent","kind":"file"|"contact"|"url"|"mini-program"|"location",..}
+ *     (a file carries "name", "mediaType", "size" and "sha256" of the bytes the gateway decoded)
  *   {"event":"script-step","step":"..."}
  *   {"event":"script-done"}
  *   {"event":"error","message":"..."}
@@ -25,6 +26,7 @@
  *   quit  stop the server and exit
  * EOF on stdin also stops the server, so the process never outlives its parent.
  */
+import { createHash } from 'node:crypto'
 import readline from 'node:readline'
 
 // brolog (the wechaty logger) writes info/verbose to stdout via console.info /
@@ -220,8 +222,21 @@ puppet.messageSendText = async (conversationId, text, mentionIdList) => {
 }
 
 puppet.messageSendFile = async (conversationId, file) => {
+  // The bytes as the gateway decoded them, so a test can tell the file arrived whole.
+  const buffer = await file.toBuffer()
+  const sha256 = createHash('sha256').update(buffer).digest('hex')
   const id = sayAsBot(conversationId, file)
-  emit({ event: 'bot-sent', kind: 'file', ...conversationOf(conversationId), name: file?.name ?? null, id, ts: Date.now() })
+  emit({
+    event: 'bot-sent',
+    kind: 'file',
+    ...conversationOf(conversationId),
+    name: file?.name ?? null,
+    mediaType: file?.mediaType ?? null,
+    size: buffer.length,
+    sha256,
+    id,
+    ts: Date.now(),
+  })
   return id
 }
 

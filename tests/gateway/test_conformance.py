@@ -5,6 +5,7 @@ This proves the adapter speaks the real gRPC protocol, not only our in-process p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -42,6 +43,30 @@ def _wait(cond, timeout: float, what: str) -> None:  # type: ignore[no-untyped-d
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _queue_chart(db: str, tmp_path: Path) -> bytes:
+    """Queue one chart (a real PNG from the report charts) for zhang before the bot starts."""
+    from bot.core.clock import SystemClock
+    from bot.core.config import load_settings
+    from bot.reports import charts
+    from bot.reports.outgoing import chart_message
+    from bot.services.outbox import Outbox
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    chart = charts.png_bytes(
+        charts.labels_figure(charts.LabelChart("在用工作群标签", (charts.LabelCount("僵尸群", 2),), active=3))
+    )
+    engine = make_engine(db)
+    try:
+        upgrade(engine)
+        box = Outbox(engine, SystemClock(), load_settings(database_url=db, data_dir=tmp_path / "data"))
+        message = chart_message(recipient_id="zhang", kind="chart", period="w1", name="趋势图.png", png=chart)
+        assert box.enqueue(message)
+    finally:
+        engine.dispose()
+    return chart
+
+
 def test_qingqun_run_against_the_official_gateway(tmp_path: Path) -> None:
     avail = GatewayHarness.available()
     if not avail:
@@ -50,6 +75,7 @@ def test_qingqun_run_against_the_official_gateway(tmp_path: Path) -> None:
         pytest.skip(avail.reason)
     db = f"sqlite:///{tmp_path / 'gw.db'}"
     log = tmp_path / "qingqun.log"
+    chart = _queue_chart(db, tmp_path)
     with GatewayHarness(tmp_path / "gw", step_ms=300) as gw:
         env = dict(os.environ)
         env.update(
@@ -73,6 +99,7 @@ def test_qingqun_run_against_the_official_gateway(tmp_path: Path) -> None:
             gw.wait_script_done(60)
             _wait(lambda: any(m.get("room") == "r4@chatroom" for m in gw.bot_messages()), 30, "the greeting")
             _wait(lambda: _audit(db, env).get("r4@chatroom", {}).get("messages_30d") == 1, 30, "activity")
+            _wait(lambda: bool(gw.bot_sent_other()), 30, "the queued chart")
             proc.send_signal(signal.SIGTERM)
             started = time.monotonic()
             code = proc.wait(timeout=10)
@@ -118,3 +145,13 @@ def test_qingqun_run_against_the_official_gateway(tmp_path: Path) -> None:
     assert [m["room"] for m in said] == ["r4@chatroom"]
     assert not said[0].get("mentions")
     assert BOT_ID not in {r["owner_id"] for r in rooms.values()}
+    # The chart queued before the start went out once, as a file, and arrived whole.
+    (sent,) = gw.bot_sent_other()
+    assert (sent["kind"], sent["to"], sent["room"], sent["name"], sent["mediaType"]) == (
+        "file",
+        "zhang",
+        None,
+        "趋势图.png",
+        "image/png",
+    )
+    assert (sent["size"], sent["sha256"]) == (len(chart), hashlib.sha256(chart).hexdigest())
