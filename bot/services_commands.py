@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from bot.dates import DateError, check_end_date, format_date_cn, parse_date, parse_leading_date
 from bot.domain import ChatMessage, OutgoingMessage
-from storage import repo
+from storage import history, repo
 from storage import requests as rq
 from storage.models import ApprovalRequest, Contact, Room
 
@@ -296,6 +296,7 @@ EXTEND_EXAMPLE = "延期 1月15日 体检推迟"
 
 def register(ctx: Ctx, args: list[str]) -> Reply:
     room = ctx.need_room()
+    history.record_room(ctx.session, room=room, at=ctx.now)
     if not args:
         raise Refusal("missing_kind", f"缺少群类型（常设、临时或阶段性）。正确写法：{REGISTER_EXAMPLE}")
     kind = KIND_WORDS.get(args[0])
@@ -380,6 +381,7 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
 
 def extend(ctx: Ctx, args: list[str]) -> Reply:
     room = ctx.need_room()
+    history.record_room(ctx.session, room=room, at=ctx.now)
     if room.kind is None:
         raise Refusal("not_registered", f"本群还没有登记，请先发送：{REGISTER_EXAMPLE}")
     if room.kind == "standing" or room.end_date is None:
@@ -610,6 +612,7 @@ def _decision_notice(ctx: Ctx, req: ApprovalRequest, text: str) -> OutgoingMessa
 def approve(ctx: Ctx, args: list[str]) -> Reply:
     req = _my_request(ctx, args, APPROVE_EXAMPLE)
     room = repo.get_room(ctx.session, room_id=req.room_id)
+    history.record_room(ctx.session, room=room, at=ctx.now)
     p = rq.request_payload(req)
     if room is not None:
         if req.kind == "extend":
@@ -635,6 +638,7 @@ def reject(ctx: Ctx, args: list[str]) -> Reply:
         )
     reason = free_text(args[1:], "理由", REJECT_EXAMPLE)
     room = repo.get_room(ctx.session, room_id=req.room_id)
+    history.record_room(ctx.session, room=room, at=ctx.now)
     if room is not None and req.kind == "standing" and room.kind == "standing":
         prev = rq.request_payload(req).get("prev") or {}
         room.kind = prev.get("kind") if prev.get("kind") in KIND_CN else None

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import NullType
 from sqlmodel import Session, SQLModel, col
 
+from storage import history
 from storage.models import (
     Contact,
     DailyActivity,
@@ -132,6 +133,7 @@ def enrol_room(
     room.owner_id = owner_id or room.owner_id
     room.admin_ids = json.dumps(sorted(admin_ids))
     sync_members(session, room=room, member_ids=member_ids, at=at)
+    history.record_room(session, room=room, at=at)
     return room, fresh
 
 
@@ -186,11 +188,13 @@ def change_topic(session: Session, *, room: Room, new_topic: str, by: str | None
         return
     session.add(TopicChange(room_id=room.id, at=at, old_topic=room.topic, new_topic=new_topic, changed_by=by))
     room.topic = new_topic
+    history.record_room(session, room=room, at=at)
 
 
 def set_status(session: Session, *, room: Room, status: str, at: datetime) -> None:
     if room.status != status:
         room.status, room.status_at = status, at
+        history.record_room(session, room=room, at=at)
 
 
 def log_event(
