@@ -250,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = osub.add_parser("import", parents=[common])
     c.add_argument("file", help="YAML with units: and contacts: as in scenario files")
     c.set_defaults(func=cmd_roster_import)
+    from bot.campaign_cli import add_parser as add_campaign_parser  # campaign start|list|status|recheck
+    add_campaign_parser(sub)
     return p
 
 

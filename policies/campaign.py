@@ -317,7 +317,7 @@ def findings(
                 g,
                 None,
                 f"{r.changed_on.isoformat()} 由「{r.old_topic}」改名为「{g.topic}」；"
-                f"按原名：{r.old_label.reason}；新名不再显示到期",
+                f"按原名{r.old_label.reason.split('；')[0]}，新名不再显示到期",
             )
         b = in_baseline.get(g.room_id)
         if b is not None and "idle" in b.labels and g.status == "active" and "idle" not in g.labels:
