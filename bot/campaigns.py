@@ -8,6 +8,7 @@ the baseline is frozen when the campaign starts and never read from the rooms ag
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -175,7 +176,7 @@ class _Evaluation:
     recreated: dict[str, Twin]
     renamed: dict[str, Renaming]
     baseline_end: datetime
-    local_day: Any
+    local_day: Callable[[datetime], date]
 
 
 def _load(

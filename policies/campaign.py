@@ -7,7 +7,7 @@ exists, so it counts as active: evading the bot never improves the figure.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -264,7 +264,7 @@ def findings(
     baseline_end: datetime,
     at_day: date,
     baseline_day: date,
-    local_day: Any,
+    local_day: Callable[[datetime], date],
 ) -> list[Finding]:
     """The 回头看 findings over the groups of `units`, by kind then room id.
 
@@ -302,7 +302,7 @@ def findings(
                 f"与 {when} {how}的基线群「{topic}」成员重合 {twin.percent}%"
                 f"（{twin.shared}/{twin.union} 人），疑似换名重建",
             )
-        elif late and alive:
+        elif late and alive and g.enrolled_at is not None:
             add(
                 "new",
                 g,

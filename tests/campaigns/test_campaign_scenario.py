@@ -276,6 +276,22 @@ def test_campaigns_covering_a_unit(campaign_db: str) -> None:
             == sum(1 for f in every if f.room_id in {"a4@chatroom", "a5@chatroom", "a9@chatroom"})
         )
         assert campaigns_covering(engine, unit="西平县", at=at, now=now, rules=rules) == []
+        # The registration by chat command (09-01 10:00) is in the history: unregistered before it.
+        from storage import history
+        from storage.db import session_scope
+
+        cols = ("id", "kind", "end_date")
+        with session_scope(engine) as s:
+            before = dict(
+                (r[0], r[1:])
+                for r in history.room_rows_as_of(s, at=datetime(2026, 9, 1, 1, 30, tzinfo=UTC), columns=cols)
+            )
+            after = dict(
+                (r[0], r[1:])
+                for r in history.room_rows_as_of(s, at=datetime(2026, 9, 1, 2, 30, tzinfo=UTC), columns=cols)
+            )
+        assert before["a7@chatroom"] == (None, None)
+        assert after["a7@chatroom"] == ("temporary", date(2026, 10, 31))
         assert campaigns_covering(engine, unit="黑龙潭镇", at=date(2026, 10, 1), now=now, rules=rules) == []
     finally:
         engine.dispose()
