@@ -75,10 +75,71 @@ class Room(SQLModel, table=True):
     last_activity_at: datetime | None = _ts()
 
 
+class RoomHistory(SQLModel, table=True):
+    """A room's registration and status as they became at `at`: what audits of past days read.
+
+    A row is written whenever one of these fields changes (storage/history.py); the latest row at
+    or before a moment is the room as it was then.
+    """
+
+    __table_args__ = (Index("ix_roomhistory_room_at", "room_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    room_id: str
+    at: datetime | None = _ts(nullable=False, index=True)
+    topic: str = ""
+    owner_id: str | None = None
+    status: str = "active"
+    status_at: datetime | None = _ts()
+    kind: str | None = None
+    end_date: date | None = None
+    original_end_date: date | None = None
+    extension_count: int = 0
+    purpose: str | None = None
+    unit: str | None = None
+    registered_by: str | None = None
+    registered_at: datetime | None = _ts()
+    approved: bool = False
+
+
+class Campaign(SQLModel, table=True):
+    """A cleanup drive (专项清理) over a unit's subtree, with its frozen baseline day."""
+
+    __table_args__ = (UniqueConstraint("name", name="uq_campaign_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    scope: str
+    baseline_date: date
+    target_pct: float | None = None
+    deadline: date | None = None
+    created_at: datetime | None = _ts()
+
+
+class CampaignBaseline(SQLModel, table=True):
+    """One group of a campaign's baseline, as it was at the end of the baseline day; never changed."""
+
+    campaign_id: int = Field(primary_key=True)
+    room_id: str = Field(primary_key=True)
+    unit: str
+    topic: str = ""
+    owner_id: str | None = None
+    status: str = "active"
+    kind: str | None = None
+    end_date: date | None = None
+    member_count: int = 0
+    labels: str = "[]"  # JSON list of the label codes the audit gave it that day
+
+
 class Membership(SQLModel, table=True):
     """One stay of a contact in a room; left_at is NULL while they are a member."""
 
-    __table_args__ = (Index("ix_membership_room_current", "room_id", "left_at"),)
+    __table_args__ = (
+        Index("ix_membership_room_current", "room_id", "left_at"),
+        # Audits of a past day ask first whether anyone joined or left since (storage/history.py).
+        Index("ix_membership_joined_at", "joined_at"),
+        Index("ix_membership_left_at", "left_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     room_id: str = Field(index=True)

@@ -11,6 +11,7 @@ from sqlalchemy import Date, DateTime, func, or_, select, type_coerce, update
 from sqlalchemy.types import NullType
 from sqlmodel import Session, col
 
+from storage import history
 from storage.db import table_of
 from storage.models import (
     Membership,
@@ -53,6 +54,7 @@ def enrol_room(
     room.owner_id = owner_id or room.owner_id
     room.admin_ids = json.dumps(sorted(admin_ids))
     sync_members(session, room=room, member_ids=member_ids, at=at)
+    history.record_room(session, room=room, at=at)
     return room, fresh
 
 
@@ -107,11 +109,13 @@ def change_topic(session: Session, *, room: Room, new_topic: str, by: str | None
         return
     session.add(TopicChange(room_id=room.id, at=at, old_topic=room.topic, new_topic=new_topic, changed_by=by))
     room.topic = new_topic
+    history.record_room(session, room=room, at=at)
 
 
 def set_status(session: Session, *, room: Room, status: str, at: datetime) -> None:
     if room.status != status:
         room.status, room.status_at = status, at
+        history.record_room(session, room=room, at=at)
 
 
 def all_rooms(session: Session) -> list[Room]:

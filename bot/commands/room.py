@@ -36,12 +36,14 @@ from storage import activity as activity_db
 from storage import approvals as approvals_db
 from storage import directory as directory_db
 from storage import eventlog as eventlog_db
+from storage import history
 
 EXTENSIONS_BEFORE_APPROVAL = 2  # the third extension needs approval
 
 
 def register(ctx: Ctx, args: list[str]) -> Reply:
     room = ctx.need_room()
+    history.record_room(ctx.session, room=room, at=ctx.now)
     if not args:
         raise Refusal("missing_kind", f"缺少群类型（常设、临时或阶段性）。正确写法：{REGISTER_EXAMPLE}")
     kind = KIND_WORDS.get(args[0])
@@ -126,6 +128,7 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
 
 def extend(ctx: Ctx, args: list[str]) -> Reply:
     room = ctx.need_room()
+    history.record_room(ctx.session, room=room, at=ctx.now)
     if room.kind is None:
         raise Refusal("not_registered", f"本群还没有登记，请先发送：{REGISTER_EXAMPLE}")
     if room.kind == "standing" or room.end_date is None:

@@ -27,6 +27,7 @@ from bot.core.wording import (
 from policies.model import should_go
 from storage import approvals as approvals_db
 from storage import directory as directory_db
+from storage import history
 from storage import rooms as rooms_db
 from storage.models import ApprovalRequest
 
@@ -73,6 +74,7 @@ def _my_request(ctx: Ctx, args: list[str], example: str) -> ApprovalRequest:
 def approve(ctx: Ctx, args: list[str]) -> Reply:
     req = _my_request(ctx, args, APPROVE_EXAMPLE)
     room = rooms_db.get_room(ctx.session, room_id=req.room_id)
+    history.record_room(ctx.session, room=room, at=ctx.now)
     p = approvals_db.request_payload(req)
     if room is not None:
         if req.kind == "extend":
@@ -98,6 +100,7 @@ def reject(ctx: Ctx, args: list[str]) -> Reply:
         )
     reason = free_text(args[1:], "理由", REJECT_EXAMPLE)
     room = rooms_db.get_room(ctx.session, room_id=req.room_id)
+    history.record_room(ctx.session, room=room, at=ctx.now)
     if room is not None and req.kind == "standing" and room.kind == "standing":
         prev = approvals_db.request_payload(req).get("prev") or {}
         room.kind = prev.get("kind") if prev.get("kind") in KIND_CN else None

@@ -19,6 +19,7 @@ from policies.model import Burden, RoomFacts, RoomVerdict, WindowTotals
 from policies.rules import Rules
 from storage import activity as activity_db
 from storage import approvals as approvals_db
+from storage import past as past_db
 from storage import rooms as rooms_db
 from storage.db import session_scope
 
@@ -109,15 +110,29 @@ def load_facts(
 
     read_at: dict[str, int] = {}  # room id -> its position in `read`
     with session_scope(engine) as s:
-        pending = approvals_db.pending_requests_by_room(s)
-        retained = approvals_db.retained_room_ids(s)
-        # Contact ids, status, kind, unit…: few distinct values, one string object each.
-        rooms = rooms_db.room_rows(s, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make)
+        # When something changed after `now`, today's rows are not the rooms as they were then:
+        # read them from the history instead (slower, and only for audits of past days).
+        past = past_db.changed_after(s, at=now)
+        if past:
+            pending = past_db.pending_requests_as_of(s, at=now)
+            retained = past_db.retained_as_of(s, at=now)
+            rooms = past_db.room_rows_as_of(
+                s, at=now, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make
+            )
+        else:
+            pending = approvals_db.pending_requests_by_room(s)
+            retained = approvals_db.retained_room_ids(s)
+            # Contact ids, status, kind, unit…: few distinct values, one string object each.
+            rooms = rooms_db.room_rows(s, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make)
         # Contact ids become dense codes, straight into an array. Township by township: a
         # township's groups share their people, so their codes are still in the CPU's caches
         # from the last group (at 100k groups, 0.5 s instead of 1.5 s in rooms' id order).
         unit_of = {r.id: r.unit or "" for r in rooms}
-        joined_rows = list(rooms_db.current_members_joined(s, sep=_SEP))
+        joined_rows = (
+            past_db.members_joined_as_of(s, at=now, sep=_SEP)
+            if past
+            else list(rooms_db.current_members_joined(s, sep=_SEP))
+        )
         joined_rows.sort(key=lambda row: unit_of.get(row[0], ""))
         builder = MembershipsBuilder()
         add = builder.add
