@@ -35,10 +35,14 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 _ENGINES: list[Any] = []
 
 
-def _engine(settings: Settings) -> Any:
+def _engine(settings: Settings, readonly: bool = False) -> Any:
     """The process's one engine, schema upgraded; disposed when the command ends."""
+    from storage.db import open_existing
     from storage.migrate import upgrade
 
+    if readonly:  # read-only commands never create or migrate: an existing database or an error
+        _ENGINES.append(open_existing(settings.db_url))
+        return _ENGINES[-1]
     engine = make_engine(settings.db_url)
     _ENGINES.append(engine)
     upgrade(engine)
@@ -102,9 +106,10 @@ def _audit(args: argparse.Namespace) -> tuple[Settings, Any, datetime, list[Any]
     from bot.clock import SystemClock
 
     settings = _settings(args)
-    engine = _engine(settings)
+    rules = _rules(settings)
+    engine = _engine(settings, readonly=True)
     now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
-    rows, burdens = run_audit(engine, _rules(settings), now, settings.tz)
+    rows, burdens = run_audit(engine, rules, now, settings.tz)
     return settings, engine, now, rows, burdens
 
 
@@ -130,8 +135,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
-    from bot.report import export_ledger
+    from bot.report import export_ledger, ledger_output_problem
 
+    if problem := ledger_output_problem(Path(args.output)):
+        raise CliError(problem)
     settings, _, _, rows, _ = _audit(args)
     export_ledger(rows, Path(args.output), settings.tz)
     sys.stdout.write(f"台账已导出：{args.output}（{len(rows)} 个群）\n")
@@ -186,7 +193,8 @@ def cmd_digest_preview(args: argparse.Namespace) -> int:
     from bot.services import App
 
     settings = _settings(args)
-    engine = _engine(settings)
+    _rules(settings)
+    engine = _engine(settings, readonly=True)
     now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
     app = App(engine=engine, settings=settings, clock=VirtualClock(now))
     msgs = preview(app, now, owner=args.owner, supervisor=args.supervisor)

@@ -6,7 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
+
+from storage.db import DatabaseError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -20,4 +23,10 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; cheap when it is already there."""
-    command.upgrade(alembic_config(engine), revision)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except CommandError as exc:
+        # Typically a database migrated by a newer qingqun: its revision is unknown here.
+        raise DatabaseError(
+            f"无法升级数据库表结构（{exc}）：数据库可能由更新版本的 qingqun 创建，请升级 qingqun"
+        ) from exc
