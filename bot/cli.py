@@ -258,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = osub.add_parser("import", parents=[common])
     c.add_argument("file", help="YAML with units: and contacts: as in scenario files")
     c.set_defaults(func=cmd_roster_import)
+    from bot.privacy_cli import add_parser as add_privacy_parser
+    add_privacy_parser(sub, common)
     return p
 
 

@@ -114,8 +114,8 @@ def test_postgresql_without_our_schema_is_refused_and_left_empty(cli, pg_url: st
     assert "不是清群数据库" in _one_error_line(capsys.readouterr().err)
     engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
-        tables = conn.execute(text("SELECT count(*) FROM information_schema.tables WHERE table_schema='public'"))
-        assert tables.scalar() == 0
+        query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        assert conn.execute(text(query)).scalar() == 0
     engine.dispose()
 
 
@@ -151,7 +151,8 @@ def test_newer_schema_is_refused_by_reads_and_by_upgrade(cli, db_url: str, capsy
         code, _ = cli(*argv, "--db", db_url)
         line = _one_error_line(capsys.readouterr().err)
         assert code == 2
-        assert "比本程序新" in line and "9999_from_the_future" in line
+        assert "比本程序新" in line
+        assert "9999_from_the_future" in line
     # A writer refuses too, with a line instead of Alembic's traceback.
     code, _ = cli("db", "upgrade", "--db", db_url)
     assert code == 2
@@ -163,7 +164,8 @@ def test_older_schema_asks_for_an_upgrade_and_is_not_migrated(cli, db_url: str, 
     code, _ = cli("audit", "--db", db_url)
     line = _one_error_line(capsys.readouterr().err)
     assert code == 2
-    assert "较旧" in line and "qingqun db upgrade" in line
+    assert "较旧" in line
+    assert "qingqun db upgrade" in line
     from storage.db import make_engine
 
     engine = make_engine(db_url)

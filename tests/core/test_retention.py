@@ -66,7 +66,7 @@ def _seed(engine: Engine) -> None:
             ("contact:zhang|owner_digest|2026-W49", "sent", 1),
             ("contact:zhang|owner_digest|2026-W22", "sent", 181),
             ("contact:li|owner_digest|2026-W20", "failed", 200),
-            ("contact:wang|owner_digest|2026-W20", "pending", 200),  # never touched while pending
+            ("contact:wang|owner_digest|2026-W21", "pending", 200),  # never touched while pending
             ("contact:zhang|owner_digest|2023-W40", "sent", 1100),
         ):
             s.add(
@@ -79,7 +79,7 @@ def _seed(engine: Engine) -> None:
         for days in (10, 1094, 1096):
             s.add(EventLog(kind="members_joined", at=_ago(days), room_id="r1", subjects='["li"]'))
             s.add(CommandLog(at=_ago(days), sender_id="zhang", command="状态", outcome="ok"))
-            s.add(TopicChange(room_id="r1", at=_ago(days), old_topic="旧", new_topic="新", changed_by="zhang"))
+            s.add(TopicChange(room_id="r1", at=_ago(days), old_topic="旧", new_topic="新", changed_by="li"))
         s.add(Membership(room_id="r1", contact_id="old", joined_at=_ago(1500), left_at=_ago(1200)))
         s.add(Membership(room_id="r1", contact_id="left", joined_at=_ago(1500), left_at=_ago(100)))
         s.add(Membership(room_id="r1", contact_id="zhang", joined_at=_ago(2000), left_at=None))
@@ -101,19 +101,20 @@ def test_purge_removes_exactly_what_is_past_retention(engine: Engine, tmp_path: 
     with session_scope(engine) as s:
         assert sorted(s.scalars(select(SenderDay.day))) == [_day(35), _day(0)]
         assert sorted(s.scalars(select(DailyActivity.day))) == [_day(1095), _day(0)]
-        texts = {o.dedupe_key: (o.status, o.text) for o in s.scalars(select(Outbox))}
+        texts = {o.period: (o.status, o.text) for o in s.scalars(select(Outbox))}
         assert texts == {
-            "contact:zhang|owner_digest|2026-W49": ("sent", "【清群周报】contact:zhang|owner_digest|2026-W49"),
-            "contact:zhang|owner_digest|2026-W22": ("sent", ""),
-            "contact:li|owner_digest|2026-W20": ("failed", ""),
-            "contact:wang|owner_digest|2026-W20": ("pending", "【清群周报】contact:wang|owner_digest|2026-W20"),
+            "2026-W49": ("sent", "【清群周报】contact:zhang|owner_digest|2026-W49"),
+            "2026-W22": ("sent", ""),
+            "2026-W20": ("failed", ""),
+            "2026-W21": ("pending", "【清群周报】contact:wang|owner_digest|2026-W21"),
         }
         assert s.scalar(select(func.count()).select_from(EventLog)) == 2
         assert s.scalar(select(func.count()).select_from(CommandLog)) == 2
         assert s.scalar(select(func.count()).select_from(TopicChange)) == 2
         assert sorted(s.scalars(select(col(Membership.contact_id)))) == ["left", "zhang"]
         room = s.get(Room, "r1")
-        assert room is not None and room.topic == "防汛值班群"
+        assert room is not None
+        assert room.topic == "防汛值班群"
 
 
 def test_purge_is_idempotent(engine: Engine, tmp_path: Path) -> None:
