@@ -180,3 +180,10 @@ def test_purge_rejects_a_naive_now(engine: Engine) -> None:
     with session_scope(engine) as s, pytest.raises(ValueError, match="timezone-aware"):
         purge(s, now=datetime(2026, 1, 1), tz=TZ, senderday_days=35, outbox_text_days=180, log_days=1095,
               activity_days=1095)
+
+
+def test_readme_names_every_retention_setting() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for field in Settings.model_fields:
+        if "retention" in field:
+            assert f"QINGQUN_{field.upper()}" in readme, field
