@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Engine
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+from storage.db import MIGRATIONS, DatabaseError
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -20,4 +19,10 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; cheap when it is already there."""
-    command.upgrade(alembic_config(engine), revision)
+    try:
+        command.upgrade(alembic_config(engine), revision)
+    except CommandError as exc:
+        # Typically a database migrated by a newer qingqun: its revision is unknown here.
+        raise DatabaseError(
+            f"无法升级数据库表结构（{exc}）：数据库可能由更新版本的 qingqun 创建，请升级 qingqun"
+        ) from exc

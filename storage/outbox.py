@@ -46,8 +46,10 @@ def enqueue_outbox(
         created_at=at,
         not_before=not_before,
     )
-    result = session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"]))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING rather than rowcount: with the implicit RETURNING SQLAlchemy adds on PostgreSQL,
+    # rowcount is -1 whether or not a row went in.
+    result = session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Outbox.id))
+    return result.first() is not None
 
 
 def claim_next_outbox(session: Session, *, now: datetime) -> Outbox | None:

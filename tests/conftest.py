@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -66,3 +67,15 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
         return code, buf.getvalue()
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _loguru_to_current_stderr() -> Iterator[None]:
+    """`qingqun` commands run in-process add a loguru sink on the stderr of that moment, which
+    pytest closes after the test; later log lines would hit a closed file. After each test, log
+    to whatever stderr is current instead."""
+    yield
+    from loguru import logger
+
+    logger.remove()
+    logger.add(lambda message: sys.stderr.write(message), level="INFO")

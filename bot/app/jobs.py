@@ -15,6 +15,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.core.cron import parse_cron
 from bot.digests import jobs as digest_jobs
 from bot.services.context import AppContext
+from bot.services.retention import retention_job
 
 
 @dataclass(frozen=True)
@@ -33,5 +34,6 @@ JOBS: dict[str, JobSpec] = {
         JobSpec("owner_digest", "owner_digest_cron", digest_jobs.owner_digest_job),
         JobSpec("supervisor_digest", "supervisor_digest_cron", digest_jobs.supervisor_digest_job),
         JobSpec("reminders", "reminder_cron", digest_jobs.reminder_job),
+        JobSpec("retention", "retention_cron", retention_job),
     )
 }

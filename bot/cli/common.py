@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.core.config import Settings, load_settings
 from policies.rules import Rules, load_rules
-from storage.db import make_engine
+from storage.db import make_engine, open_existing
 from storage.migrate import upgrade
 
 
@@ -32,8 +32,15 @@ def settings_for(args: argparse.Namespace, **extra: Any) -> Settings:
 ENGINES: list[Engine] = []
 
 
-def open_engine(settings: Settings) -> Engine:
-    """The process's one engine, schema upgraded; disposed when the command ends."""
+def open_engine(settings: Settings, *, readonly: bool = False) -> Engine:
+    """The process's one engine, schema upgraded; disposed when the command ends.
+
+    `readonly`: an existing database at this code's schema, or a one-line error; a read-only
+    command never creates, migrates or writes.
+    """
+    if readonly:
+        ENGINES.append(open_existing(settings.db_url))
+        return ENGINES[-1]
     engine = make_engine(settings.db_url)
     ENGINES.append(engine)
     upgrade(engine)

@@ -14,13 +14,20 @@ from typing import Any
 from loguru import logger
 from sqlalchemy.engine import Engine
 
-from bot.cli import campaign
+from bot.cli import campaign, privacy
 from bot.cli.common import ENGINES, CliError, date_arg, datetime_arg, open_engine, rules_for, settings_for
 from bot.core.clock import SystemClock, VirtualClock
 from bot.core.config import ConfigError, Settings
 from bot.core.logs import setup_logging
 from bot.digests.preview import format_preview, preview
-from bot.reports.ledger import burden_json, contact_names, export_ledger, print_audit, print_burden
+from bot.reports.ledger import (
+    burden_json,
+    contact_names,
+    export_ledger,
+    ledger_output_problem,
+    print_audit,
+    print_burden,
+)
 from bot.services.audit import as_of, audit_json, run_audit
 from bot.services.context import AppContext
 from bot.services.roster import RosterError, apply_roster, load_roster
@@ -58,9 +65,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> tuple[Settings, Engine, datetime, list[Any], list[Any]]:
     """Settings, engine, the audit moment (end of --at's day, or now), rows and burdens."""
     settings = settings_for(args)
-    engine = open_engine(settings)
+    rules = rules_for(settings)  # a bad rule file is reported before the database is touched
+    engine = open_engine(settings, readonly=True)
     now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
-    rows, burdens = run_audit(engine, rules_for(settings), now, settings.tz)
+    rows, burdens = run_audit(engine, rules, now, settings.tz)
     return settings, engine, now, rows, burdens
 
 
@@ -80,6 +88,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_ledger_export(args: argparse.Namespace) -> int:
+    if problem := ledger_output_problem(Path(args.output)):
+        raise CliError(problem)
     settings, engine, now, rows, _ = _audit(args)
     day = now.astimezone(settings.tz).date()
     export_ledger(rows, Path(args.output), settings.tz, names=contact_names(engine), at=day)
@@ -125,9 +135,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_digest_preview(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    engine = open_engine(settings)
+    rules = rules_for(settings)  # checked before the database is touched
+    engine = open_engine(settings, readonly=True)
     now = as_of(args.at, settings.tz) if args.at else SystemClock().now()
-    services = AppContext(engine=engine, settings=settings, clock=VirtualClock(now))
+    services = AppContext(rules=rules, engine=engine, settings=settings, clock=VirtualClock(now))
     msgs = preview(services, now, owner=args.owner, supervisor=args.supervisor)
     sys.stdout.write(format_preview(engine, msgs) if msgs else "没有要发送的周报。\n")
     return 0
@@ -190,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file", help="YAML with units: and contacts: as in scenario files")
     c.set_defaults(func=cmd_roster_import)
     campaign.add_parser(sub)
+    privacy.add_parser(sub, common)
     return p
 
 

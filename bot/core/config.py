@@ -92,6 +92,17 @@ class Settings(BaseSettings):
     scheduler_misfire_grace: int = Field(default=4 * 3600, ge=1)
     # How often a follower tries to take over scheduler leadership (PostgreSQL advisory lock).
     leader_poll_interval: float = Field(default=5.0, gt=0)
+    # Retention (personal data is kept only as long as it is needed). Days, counted back from today.
+    # Per-person per-day message counts: enough for a 30-day distinct-sender window.
+    senderday_retention_days: int = Field(default=35, ge=30, le=3650)
+    # Texts of sent or failed outbox messages; the row itself (its exactly-once key) stays longer.
+    outbox_text_retention_days: int = Field(default=180, ge=1, le=3650)
+    # Event and command logs, closed memberships, topic history and old outbox rows.
+    log_retention_days: int = Field(default=3 * 365, ge=90, le=36500)
+    # Per-room daily counters; the audit reads the last 90 days.
+    activity_retention_days: int = Field(default=3 * 365, ge=90, le=36500)
+    # When the leader purges what is past retention (daily, in `timezone`).
+    retention_cron: str = "20 3 * * *"
 
     @classmethod
     def settings_customise_sources(
@@ -117,7 +128,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected HH:MM, got {value!r}")
         return value
 
-    @field_validator("owner_digest_cron", "supervisor_digest_cron", "reminder_cron")
+    @field_validator("owner_digest_cron", "supervisor_digest_cron", "reminder_cron", "retention_cron")
     @classmethod
     def _check_cron(cls, value: str) -> str:
         parse_cron(value, ZoneInfo("Asia/Shanghai"))  # raises ValueError with the reason

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import replace
@@ -150,6 +151,20 @@ def _ledger_rows(rows: list[AuditRow], names: Mapping[str, str]) -> list[tuple[C
             )
         )
     return out
+
+
+def ledger_output_problem(path: Path) -> str | None:
+    """Why the ledger cannot be written to `path` (one Chinese line), or None; checked before any read."""
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        return f"台账文件名须以 .xlsx 或 .csv 结尾：{path}"
+    if path.is_dir():
+        return f"台账输出路径是一个文件夹：{path}"
+    existing = next((p for p in path.absolute().parents if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        return f"无法在 {existing} 下写台账：它不是文件夹"
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        return f"没有权限写入：{existing}"
+    return None
 
 
 def unit_summary(rows: list[AuditRow]) -> Sheet:

@@ -65,7 +65,7 @@ def test_unreachable_database_is_one_line(cli, capsys) -> None:  # type: ignore[
     lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("qingqun:")]
     assert code == 2
     assert len(lines) == 1
-    assert "cannot reach database" in lines[0]
+    assert "无法连接数据库" in lines[0]
 
 
 def test_run_without_token_is_a_clear_error(cli, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -154,7 +154,7 @@ def test_crontab_weekday_numbers_mean_what_cron_means() -> None:
 def test_simulated_jobs_fire_on_the_live_triggers(tmp_path: Path) -> None:
     app = _app(tmp_path, "2026-09-14T08:00:00+08:00")
     jobs = sim_jobs(app.ctx)
-    assert len(jobs) == 3
+    assert len(jobs) == 4  # three digest jobs and the retention purge
     owner = next(j for j in jobs if isinstance(j, SimJob) and j.spec.id == "owner_digest")
     assert isinstance(owner, SimJob)
     assert owner.next_fire_time(app.clock.now()) == datetime(2026, 9, 14, 9, 30, tzinfo=TZ)
@@ -167,7 +167,7 @@ async def test_scheduler_keeps_unchanged_jobs_and_replaces_changed_ones(tmp_path
     sched.start()
     first = sched.next_run_times()
     sched.shutdown()
-    assert set(first) == {"owner_digest", "supervisor_digest", "reminders"}
+    assert set(first) == {"owner_digest", "supervisor_digest", "reminders", "retention"}
 
     # Same settings: the stored jobs (and their next run times) are kept.
     again = AppScheduler(app.ctx)

@@ -91,7 +91,9 @@ async def test_the_scheduler_keeps_the_stored_next_run_times(tmp_path: Path) -> 
     finally:
         sched.shutdown()
         engine.dispose()
-    assert {k: v.timestamp() if v else None for k, v in runs.items()} == before
+    # Jobs added since (retention) start fresh; the stored ones keep their times.
+    assert {k: v.timestamp() if v else None for k, v in runs.items() if k in STORED} == before
+    assert set(runs) >= STORED
 
 
 def test_migration_0005_rewrites_the_path_both_ways(db_url: str, tmp_path: Path) -> None:
