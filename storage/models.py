@@ -225,6 +225,7 @@ class Outbox(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
         Index("ix_outbox_due", "status", "not_before"),
+        Index("ix_outbox_lane_due", "status", "lane", "not_before"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -239,9 +240,28 @@ class Outbox(SQLModel, table=True):
     # can send it; they are dropped once sent, and the name stays for the record.
     file_name: str | None = None
     file_data: bytes | None = Field(default=None, sa_column=Column(LargeBinary(), nullable=True))
-    status: str = "pending"  # pending | sending | sent | failed
+    # reply: an answer to someone who just wrote (or the greeting on invite), sent at any hour;
+    # push: digests, reminders and notices, in working time only (migration 0008).
+    lane: str = "push"
+    status: str = "pending"  # pending | sending | sent | failed | dropped (a reply gone stale)
     attempts: int = 0
     created_at: datetime | None = _ts()
     not_before: datetime | None = _ts()
     sent_at: datetime | None = _ts()
     error: str | None = None
+
+
+class Instance(SQLModel, table=True):
+    """A running `qingqun run` process's heartbeat, for `qingqun status` (migration 0008)."""
+
+    id: str = Field(primary_key=True)  # host:pid:start, unique per process
+    host: str = ""
+    pid: int = 0
+    account: str | None = None  # the logged-in wxid, once known
+    logged_in: bool = False
+    logged_out_since: datetime | None = _ts()
+    connected: bool = False
+    last_event_at: datetime | None = _ts()
+    leader: bool = False
+    started_at: datetime | None = _ts()
+    updated_at: datetime | None = _ts(index=True)

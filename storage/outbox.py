@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from storage.db import insert_for
@@ -29,6 +29,7 @@ def enqueue_outbox(
     not_before: datetime,
     file_name: str | None = None,
     file_data: bytes | None = None,
+    lane: str = "push",
 ) -> bool:
     """Insert unless the key exists already; True when a row was added."""
     ins = insert_for(session, Outbox).values(
@@ -36,6 +37,7 @@ def enqueue_outbox(
         text=text,
         file_name=file_name,
         file_data=file_data,
+        lane=lane,
         kind=kind,
         period=period,
         recipient_id=recipient_id,
@@ -52,22 +54,63 @@ def enqueue_outbox(
     return result.first() is not None
 
 
-def claim_next_outbox(session: Session, *, now: datetime) -> Outbox | None:
-    """The next due row, locked so another instance skips it (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
-    stmt = (
-        select(Outbox)
-        .where(col(Outbox.status) == "pending", col(Outbox.not_before) <= now)
-        .order_by(col(Outbox.not_before), col(Outbox.id))
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
+def claim_next_outbox(session: Session, *, now: datetime, lane: str | None = None) -> Outbox | None:
+    """The next due row (of `lane`, if given), locked so another instance skips it (FOR UPDATE
+    SKIP LOCKED on PostgreSQL). Due rows leave in the order they were queued."""
+    stmt = select(Outbox).where(col(Outbox.status) == "pending", col(Outbox.not_before) <= now)
+    if lane is not None:
+        stmt = stmt.where(col(Outbox.lane) == lane)
+    stmt = stmt.order_by(col(Outbox.not_before), col(Outbox.id)).limit(1).with_for_update(skip_locked=True)
     return session.exec(stmt).scalars().first()  # type: ignore[call-overload, no-any-return]
 
 
-def next_outbox_due(session: Session) -> datetime | None:
-    return session.execute(
-        select(func.min(Outbox.not_before)).where(col(Outbox.status) == "pending")
-    ).scalar()
+def next_outbox_due(session: Session, *, lane: str | None = None) -> datetime | None:
+    stmt = select(func.min(Outbox.not_before)).where(col(Outbox.status) == "pending")
+    if lane is not None:
+        stmt = stmt.where(col(Outbox.lane) == lane)
+    return session.execute(stmt).scalar()
+
+
+def drop_stale(session: Session, *, lane: str, created_before: datetime, reason: str) -> list[int]:
+    """Mark `lane`'s pending rows queued before `created_before` as dropped; returns their ids."""
+    ids = [
+        i
+        for i in session.scalars(
+            select(col(Outbox.id)).where(
+                col(Outbox.status) == "pending",
+                col(Outbox.lane) == lane,
+                col(Outbox.created_at) < created_before,
+            )
+        )
+        if i is not None
+    ]
+    if ids:
+        session.execute(
+            update(Outbox).where(col(Outbox.id).in_(ids)).values(status="dropped", error=reason[:500])
+        )
+    return ids
+
+
+def oldest_sent_since(session: Session, *, since: datetime) -> datetime | None:
+    return session.execute(select(func.min(Outbox.sent_at)).where(col(Outbox.sent_at) >= since)).scalar()
+
+
+def pending_count(session: Session) -> int:
+    return int(
+        session.execute(
+            select(func.count()).select_from(Outbox).where(col(Outbox.status).in_(("pending", "sending")))
+        ).scalar()
+        or 0
+    )
+
+
+def failed_count_since(session: Session, *, since: datetime) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(Outbox)
+        .where(col(Outbox.status) == "failed", col(Outbox.created_at) >= since)
+    )
+    return int(session.execute(stmt).scalar() or 0)
 
 
 def last_sent_at(session: Session) -> datetime | None:

@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     send_interval_max: float = 6.0
     send_hourly_cap: int = 60
     send_max_attempts: int = 5
+    # The reply lane (answers and the invite greeting): at any hour, at least this many seconds
+    # apart and at most this many a minute; a reply still unsent this many seconds after it was
+    # asked for is dropped, not sent late (a stale answer confuses more than it helps).
+    reply_interval: float = Field(default=1.0, ge=0.2)
+    reply_minute_cap: int = Field(default=20, ge=1)
+    reply_max_age: int = Field(default=300, ge=30)
+    # Heartbeat of `qingqun run` for `qingqun status` (seconds), and how long the account may
+    # stay logged out before status --check fails and the log says so (every hour at most).
+    heartbeat_interval: float = Field(default=15.0, gt=0)
+    logout_alert_after: int = Field(default=600, ge=1)
+    # Reconnecting to a gateway that went away: the delay doubles from 1 s up to this cap.
+    reconnect_max_delay: float = Field(default=8.0, ge=1, le=20)
     work_start: str = "08:30"
     work_end: str = "18:00"
     # Only for conformance tests against a mock gateway: send at any hour. Never turn off in production.

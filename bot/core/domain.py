@@ -57,13 +57,19 @@ class OutgoingFile:
             raise ValueError(f"file {self.name} has {len(self.data)} bytes, more than {MAX_FILE_BYTES}")
 
 
+# Answers to a person who just wrote, and the greeting to a group that just invited the bot: they
+# go out at any hour (still paced) and ahead of queued pushes. Everything else (digests,
+# reminders, notices to third parties) is a push, sent in working time only.
+REPLY_KINDS = frozenset({"reply", "greeting", "hint"})
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
     """One message to send: text, or a file (then `text` is empty and nobody is @mentioned)."""
 
     dedupe_key: str
     text: str
-    kind: str = "reply"
+    kind: str = "notice"  # a push unless it says otherwise: never at night by accident
     period: str = ""
     recipient_id: str | None = None
     room_id: str | None = None
@@ -73,3 +79,7 @@ class OutgoingMessage:
     def __post_init__(self) -> None:
         if self.file is not None and (self.text or self.mentions):
             raise ValueError("a file message carries no text and no mentions")
+
+    @property
+    def lane(self) -> str:
+        return "reply" if self.kind in REPLY_KINDS else "push"

@@ -14,8 +14,11 @@ the same digest twice — from a restart or a second instance — adds nothing. 
 Several instances: only the leader (bot/scheduler.py, PostgreSQL advisory lock) calls `recover()`
 and `step()`; the unique key and SKIP LOCKED claims hold even if two processes ever both deliver.
 
-Pacing protects the account: a random gap between sends, an hourly cap, and nothing outside
-working hours on statutory working days (deferred to the next allowed minute).
+Pacing protects the account. Two lanes: replies to a person who just wrote, and the greeting on
+invite, go out at once at any hour, still paced (a minimum gap and a per-minute cap) and ahead
+of queued pushes; a reply that could not leave within minutes is dropped, not sent late. Pushes
+(digests, reminders, notices) keep a random gap between sends, an hourly cap, and nothing
+outside working hours on statutory working days (deferred to the next allowed minute).
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Outbox:
             "not_before": now,
             "file_name": msg.file.name if msg.file else None,
             "file_data": msg.file.data if msg.file else None,
+            "lane": msg.lane,
         }
         if session is not None:
             return outbox_db.enqueue_outbox(session, **kwargs)  # type: ignore[arg-type]
@@ -123,24 +127,47 @@ class Outbox:
         return nxt if nxt == local else nxt.astimezone(now.tzinfo)
 
     async def step(self, transport: Transport) -> datetime | None:
-        """Send at most one due message. Returns when to call again (None: nothing queued)."""
+        """Send at most one due message. Returns when to call again (None: nothing queued).
+
+        Replies first, at any hour, at least `reply_interval` apart and `reply_minute_cap` a
+        minute; a reply older than `reply_max_age` is dropped. Then pushes, in working time,
+        a random 3-6 s apart and `send_hourly_cap` an hour (replies count towards both caps).
+        """
         now = self._clock.now()
-        if self._next_allowed is not None and now < self._next_allowed:
-            return self._next_allowed
-        allowed = self.allowed_at(now)
-        if allowed > now:
-            with session_scope(self._engine) as s:
-                due = outbox_db.next_outbox_due(s)
-            return None if due is None else max(allowed, due)
+        cfg = self._settings
         with session_scope(self._engine) as s:
-            if outbox_db.sent_since(s, since=now - timedelta(hours=1)) >= self._settings.send_hourly_cap:
-                return now + timedelta(minutes=5)
+            self._drop_stale_replies(s, now)
             last = outbox_db.last_sent_at(s)
-            if last is not None and now < last + timedelta(seconds=self._settings.send_interval_min):
-                return last + timedelta(seconds=self._settings.send_interval_min)
-            row = outbox_db.claim_next_outbox(s, now=now)
+            paced = now if last is None else max(now, last + timedelta(seconds=cfg.reply_interval))
+            reply_due = outbox_db.next_outbox_due(s, lane="reply")
+            push_due = outbox_db.next_outbox_due(s, lane="push")
+            if reply_due is None and push_due is None:
+                return None
+            row = None
+            lane_wait: list[datetime] = []
+            if reply_due is not None:
+                minute = outbox_db.sent_since(s, since=now - timedelta(minutes=1))
+                if minute >= cfg.reply_minute_cap:
+                    oldest = outbox_db.oldest_sent_since(s, since=now - timedelta(minutes=1))
+                    paced = max(paced, (oldest or now) + timedelta(minutes=1))
+                ready = max(reply_due, paced)
+                if ready <= now:
+                    row = outbox_db.claim_next_outbox(s, now=now, lane="reply")
+                lane_wait.append(ready)
+            if row is None and push_due is not None:
+                ready = max(push_due, paced, self._next_allowed or now)
+                ready = self.allowed_at(ready) if ready > now else self.allowed_at(now)
+                if (
+                    ready <= now
+                    and outbox_db.sent_since(s, since=now - timedelta(hours=1)) >= cfg.send_hourly_cap
+                ):
+                    ready = now + timedelta(minutes=5)
+                if ready <= now:
+                    row = outbox_db.claim_next_outbox(s, now=now, lane="push")
+                lane_wait.append(ready)
             if row is None:
-                return outbox_db.next_outbox_due(s)
+                later = [t for t in lane_wait if t > now]
+                return min(later) if later else now + timedelta(seconds=cfg.reply_interval)
             row.status, row.attempts = "sending", row.attempts + 1
             assert row.id is not None
             delivery = Delivery(
@@ -155,7 +182,7 @@ class Outbox:
                 # Only a row sent before (and recovered as pending by hand) lacks its bytes.
                 row.status, row.error = "failed", "file bytes are gone"
                 return self._clock.now()
-            attempts = row.attempts
+            attempts, lane = row.attempts, row.lane
         try:
             await transport.send(delivery)
         except SendError as exc:
@@ -167,9 +194,25 @@ class Outbox:
                     sent.status, sent.sent_at, sent.error = "sent", self._clock.now(), None
                     # The bytes are not needed any more (the name stays); a chart names people.
                     sent.file_data = None
-        gap = self._rng.uniform(self._settings.send_interval_min, self._settings.send_interval_max)
-        self._next_allowed = self._clock.now() + timedelta(seconds=gap)
-        return self._next_allowed
+        after = self._clock.now()
+        if lane == "push":
+            gap = self._rng.uniform(cfg.send_interval_min, cfg.send_interval_max)
+            self._next_allowed = after + timedelta(seconds=gap)
+        return after + timedelta(seconds=cfg.reply_interval)
+
+    def _drop_stale_replies(self, s: Session, now: datetime) -> None:
+        """A reply that could not leave in time is dropped: an answer hours late misleads."""
+        limit = self._settings.reply_max_age
+        dropped = outbox_db.drop_stale(
+            s,
+            lane="reply",
+            created_before=now - timedelta(seconds=limit),
+            reason=f"stale: not sent within {limit} s of being asked",
+        )
+        if dropped:
+            logger.warning(
+                "outbox: dropped {} reply(ies) not sent within {} s: {}", len(dropped), limit, dropped
+            )
 
     def _after_failure(self, row_id: int, attempts: int, reason: str, now: datetime) -> None:
         with session_scope(self._engine) as s:

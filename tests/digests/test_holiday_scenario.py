@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import redirect_stdout
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,18 +101,25 @@ def test_owners_of_clean_groups_hear_nothing(world: dict[str, Any]) -> None:
         assert not {"li", "guo"} & set(x.get("mentions", []))
 
 
-def test_nothing_outside_working_hours_and_adjusted_days_count(world: dict[str, Any]) -> None:
+def test_pushes_only_in_working_time_replies_at_once_and_adjusted_days_count(world: dict[str, Any]) -> None:
     days = set()
-    for x in world["lines"]:
+    pushes = [x for x in world["lines"] if _kind(x["text"]) is not None]
+    assert pushes
+    for x in pushes:
         local = _at(x)
         assert workcal.is_working_time(local.replace(tzinfo=None)), x["at"]
         days.add(local.date())
     assert date(2026, 9, 20) in days
     assert date(2026, 10, 10) in days
     assert not {date(2026, 9, 25), *(date(2026, 10, d) for d in range(1, 8))} & days
-    # A question asked on 10-03 (holiday) is answered at 08:30 on the next working day.
+    # A question asked on 10-03 (国庆) is answered at once: a reply is not a push.
     status = [x for x in world["lines"] if x["room"] == "r-tj@chatroom" and "标签" in x["text"]]
-    assert [x["at"] for x in status] == ["2026-10-08T08:30:00+08:00"]
+    assert len(status) == 1
+    asked = datetime.fromisoformat("2026-10-03T10:00:00+08:00")
+    assert timedelta(0) <= _at(status[0]) - asked < timedelta(minutes=1)
+    # The greeting to a group that invites the bot at 08:05 goes out at once too.
+    greeting = [x for x in world["lines"] if x["room"] == "r-clean@chatroom" and "大家好" in x["text"]]
+    assert [x["at"] for x in greeting] == ["2026-09-14T08:05:00+08:00"]
 
 
 def test_one_digest_per_recipient_and_period(world: dict[str, Any]) -> None:

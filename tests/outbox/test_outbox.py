@@ -43,7 +43,7 @@ def _outbox(tmp_path: Path, start: str, **overrides: object) -> tuple[Outbox, Vi
     return Outbox(engine, clock, settings, seed=7), clock, settings
 
 
-def _queue(box: Outbox, n: int, kind: str = "reply") -> None:
+def _queue(box: Outbox, n: int, kind: str = "owner_digest") -> None:
     for i in range(n):
         assert box.enqueue(OutgoingMessage(dedupe_key=f"contact:c{i:02d}|{kind}|p", text=f"第{i}条",
                                            kind=kind, period="p", recipient_id=f"c{i:02d}"))
