@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+import re
 from typing import Any
 
 from sqlalchemy import Table, event, text
@@ -16,6 +17,14 @@ from sqlmodel import Session, SQLModel, create_engine
 
 class DatabaseError(Exception):
     """The database URL is wrong or the database cannot be reached; one line for the operator."""
+
+
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.\-]*://[^\s:/@]*:)([^\s/]+)(@)", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """`url` (or any text holding URLs) with passwords replaced by ***, even when it does not parse."""
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), url.strip())
 
 
 def normalise_url(url: str) -> str:
@@ -42,11 +51,12 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"invalid database URL {url!r}") from exc
+        raise DatabaseError(f"invalid database URL {mask_url(url)!r}") from exc
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
-    kwargs: dict[str, Any] = {}
+    # SQL parameters are message-derived data (topics, names): never in an exception's text.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +67,7 @@ def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, ImportError) as exc:
-        raise DatabaseError(f"invalid database URL {url!r}: {exc}") from exc
+        raise DatabaseError(f"invalid database URL {mask_url(url)!r}: {mask_url(str(exc))}") from exc
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
@@ -66,7 +76,9 @@ def make_engine(url: str) -> Engine:
     except OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"cannot reach database {parsed.render_as_string()}: {reason}") from exc
+        raise DatabaseError(
+            f"cannot reach database {parsed.render_as_string(hide_password=True)}: {mask_url(reason)}"
+        ) from exc
     return engine
 
 

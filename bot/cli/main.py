@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from bot.core.clock import SystemClock, VirtualClock
 from bot.core.config import ConfigError, Settings, load_settings
-from bot.core.logs import setup_logging
+from bot.core.logs import protect, protect_url, setup_logging
 from bot.digests.preview import format_preview, preview
 from bot.reports.ledger import burden_json, contact_names, export_ledger, print_audit, print_burden
 from bot.services.audit import as_of, audit_json, run_audit
@@ -37,6 +37,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     if getattr(args, "db", None):
         overrides["database_url"] = args.db
     settings = load_settings(**overrides)
+    protect(settings.gateway_token)
+    protect_url(settings.database_url)
     # python-wechaty writes its cache (and a scheduler job store) under CACHE_DIR at import time.
     os.environ.setdefault("CACHE_DIR", str(settings.data_dir / ".wechaty"))
     return settings
