@@ -56,6 +56,31 @@ def commands_since(session: Session, *, sender_id: str, since: datetime, until: 
     )
 
 
+def refusals_sent(
+    session: Session, *, room_id: str, since: datetime, until: datetime, sender_id: str | None = None
+) -> int:
+    """Refusals answered in a room in [since, until], optionally to one sender.
+
+    Suppressed refusals (reason `suppressed:…`) and the once-a-day hints (their own dedupe
+    keys keep them to one a day) are not counted.
+    """
+    stmt = (
+        select(func.count())
+        .select_from(CommandLog)
+        .where(
+            col(CommandLog.room_id) == room_id,
+            col(CommandLog.outcome) == "refused",
+            col(CommandLog.at) >= since,
+            col(CommandLog.at) <= until,
+            col(CommandLog.reason).not_like("suppressed:%"),
+            col(CommandLog.reason).not_in(("not_a_command", "not_mentioned")),
+        )
+    )
+    if sender_id is not None:
+        stmt = stmt.where(col(CommandLog.sender_id) == sender_id)
+    return int(session.execute(stmt).scalar() or 0)
+
+
 def commands_at(session: Session, *, sender_id: str, room_id: str | None, at: datetime) -> int:
     """Commands already logged for this sender and conversation at exactly this message time."""
     stmt = (
