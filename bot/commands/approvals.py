@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from bot.commands.kit import Ctx, clip, short
 from bot.core.domain import OutgoingMessage
-from bot.core.wording import APPROVE, REJECT, label_cn
+from bot.core.wording import APPROVE, KIND_CN, REJECT, REQUEST_CN, label_cn
 from storage import approvals as approvals_db
 from storage import directory as directory_db
 from storage import rooms as rooms_db
@@ -82,7 +82,10 @@ def request_summary(session: Session, req: ApprovalRequest) -> str:
     room = rooms_db.get_room(session, room_id=req.room_id)
     topic = short(room.topic if room else req.room_id)
     who = directory_db.contact_name(session, contact_id=req.requested_by)
-    if req.kind == "extend":
+    if req.kind == "extend" and p.get("kind") in KIND_CN:  # a registration past the limit
+        new, old = p.get("new_end_date", "?"), p.get("old_end_date", "?")
+        what = f"登记为{KIND_CN[p['kind']]}，截止 {new}（原截止 {old}）"
+    elif req.kind == "extend":
         what = f"延期至 {p.get('new_end_date', '?')}（原 {p.get('old_end_date', '?')}）"
     elif req.kind == "retain":
         labels = "、".join(label_cn(str(c)) for c in p.get("labels", []))
@@ -164,11 +167,15 @@ def moved_notices(ctx: Ctx, req: ApprovalRequest) -> list[OutgoingMessage]:
     ]
 
 
-def withdraw(ctx: Ctx, room: Room, kind: str) -> None:
+def withdraw(ctx: Ctx, room: Room, kind: str) -> str:
+    """Withdraw the room's pending requests of `kind`; returns a sentence saying so, or ""."""
+    done = []
     for req in approvals_db.pending_for_room(ctx.session, room_id=room.id, kind=kind):
         approvals_db.decide_request(
             ctx.session, req=req, status="withdrawn", by=ctx.talker, at=ctx.now, reason=None
         )
+        done.append(f"{REQUEST_CN.get(kind, kind)}申请 #{req.id}")
+    return f"原{'、'.join(done)} 已撤回。" if done else ""
 
 
 def decision_notice(ctx: Ctx, req: ApprovalRequest, text: str) -> OutgoingMessage:

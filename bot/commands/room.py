@@ -74,12 +74,12 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
     current = request_unit(ctx.session, room)
     room.unit = current
     logged["unit"] = current
-    move_text, notices = _move(ctx, room, unit, logged)
+    extra, notices = _move(ctx, room, unit, logged)
     if end is not None:
         past_limit = _past_limit(ctx, room, kind, end, logged)
         if past_limit is not None:
             past_limit.notices += notices
-            past_limit.text += move_text
+            past_limit.text += extra
             return past_limit
     room.purpose = purpose or room.purpose
     unit_text = f"，单位 {current}" if current else ""
@@ -90,10 +90,10 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
         # The original end date and the extension count survive: a detour through 常设 must not
         # reset the extension limit.
         room.kind, room.end_date = "standing", None
-        withdraw(ctx, room, "extend")
+        extra = withdraw(ctx, room, "extend") + extra
         if already:
             return Reply(
-                f"已更新：常设群{unit_text}{purpose_text}。{move_text}", args=logged, notices=notices
+                f"已更新：常设群{unit_text}{purpose_text}。{extra}", args=logged, notices=notices
             )
         room.approved = False
         pending = approvals_db.pending_for_room(ctx.session, room_id=room.id, kind="standing")
@@ -107,7 +107,7 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
         logged["request_id"] = req.id
         return Reply(
             f"已提交：常设群登记{unit_text}{purpose_text}。常设群需督导审批（申请 #{req.id}），"
-            f"审批前本群显示为“待审批”。{move_text}",
+            f"审批前本群显示为“待审批”。{extra}",
             outcome="pending",
             args=logged,
             notices=notices,
@@ -118,7 +118,7 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
     else:
         room.original_end_date, room.extension_count = end, 0
     room.kind, room.end_date, room.approved = kind, end, False
-    withdraw(ctx, room, "standing")
+    extra = withdraw(ctx, room, "standing") + extra
     eventlog_db.log_event(
         ctx.session,
         kind="registered",
@@ -129,7 +129,7 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
     )
     return Reply(
         f"已登记：{KIND_CN[kind]}，截止 {format_date_cn(end)}{unit_text}{purpose_text}。"
-        f"到期后请及时解散本群。{move_text}",
+        f"到期后请及时解散本群。{extra}",
         args=logged,
         notices=notices,
     )
@@ -171,7 +171,7 @@ def _past_limit(ctx: Ctx, room: Room, kind: str, end: date, logged: dict[str, An
     allowed = max(original + timedelta(days=days), room.end_date or original)
     if end <= allowed:
         return None
-    why = f"截止日期 {format_date_cn(end)} 超过原截止日期 {original.isoformat()} {days} 天"
+    why = f"超过原截止日期 {original.isoformat()} {days} 天"
     pending = [
         r
         for r in approvals_db.pending_for_room(ctx.session, room_id=room.id)
@@ -182,7 +182,8 @@ def _past_limit(ctx: Ctx, room: Room, kind: str, end: date, logged: dict[str, An
         asked = "、".join(f"{REQUEST_CN.get(r.kind, r.kind)} #{r.id}" for r in pending)
         raise Refusal(
             "pending_past_limit",
-            f"{why}，需督导审批；本群已有申请（{asked}）在等待审批，请等审批结果后再登记。",
+            f"截止日期 {format_date_cn(end)} {why}，需督导审批；"
+            f"本群已有申请（{asked}）在等待审批，请等审批结果后再登记。",
             logged,
         )
     old = room.end_date or original
