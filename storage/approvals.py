@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from storage.models import (
@@ -59,7 +59,7 @@ def commands_since(session: Session, *, sender_id: str, since: datetime, until: 
 def refusals_sent(
     session: Session, *, room_id: str, since: datetime, until: datetime, sender_id: str | None = None
 ) -> int:
-    """Refusals answered in a room in [since, until], optionally to one sender.
+    """Refusals (and 帮助 answers) sent in a room in [since, until], optionally to one sender.
 
     Suppressed refusals (reason `suppressed:…`) and the once-a-day hints (their own dedupe
     keys keep them to one a day) are not counted.
@@ -69,7 +69,7 @@ def refusals_sent(
         .select_from(CommandLog)
         .where(
             col(CommandLog.room_id) == room_id,
-            col(CommandLog.outcome) == "refused",
+            or_(col(CommandLog.outcome) == "refused", col(CommandLog.command) == "help"),
             col(CommandLog.at) >= since,
             col(CommandLog.at) <= until,
             col(CommandLog.reason).not_like("suppressed:%"),

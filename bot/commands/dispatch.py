@@ -7,7 +7,7 @@ did, so bad input changes nothing but the log. It runs in a worker thread (bot.a
 Refusals in a group are rationed, so a crowd sending commands it may not use cannot bury the
 group (and the owner's own answers) under replies: one a day to the same person, a few an hour
 into the group (the group's managers are always answered). The rest are logged (reason
-`suppressed:<code>`) and not sent.
+`suppressed:<code>`) and not sent. Answers any member may ask for (帮助) share the ration.
 """
 
 from __future__ import annotations
@@ -250,10 +250,15 @@ def _dispatch(services: AppContext, msg: ChatMessage, table: CommandTable) -> No
             ctx = Ctx(services, msg, s, now=msg.at, today=today, tz=tz, room=room)
             _check_access(ctx, spec, args)
             result = spec.handler(ctx, args)
+            reply: OutgoingMessage | None = _reply_message(msg, key, result.text)
+            reason = ""
+            if spec.who == "anyone" and _suppressed(services, s, msg):
+                # 帮助 is open to every member: in a group it is rationed like a refusal.
+                reply, reason = None, "suppressed:reply"
             _finish(
                 services, s, msg,
-                code=spec.code, outcome=result.outcome, args=result.args,
-                reply=_reply_message(msg, key, result.text), notices=result.notices,
+                code=spec.code, outcome=result.outcome, reason=reason, args=result.args,
+                reply=reply, notices=result.notices,
             )  # fmt: skip
     except Refusal as refusal:
         # The handler's session was rolled back: nothing changed but this log row.

@@ -101,3 +101,18 @@ def test_one_refusal_a_day_per_person_and_a_few_an_hour_per_group(app: App) -> N
     with session_scope(app.engine) as s:
         private = [r for r in outbox_db.outbox_rows(s) if r.recipient_id == "m001"]
     assert len(private) == 2
+
+
+def test_help_from_members_shares_the_ration(app: App) -> None:
+    for i, member in enumerate(MEMBERS[:20]):
+        _say(app, member, "帮助", START + timedelta(seconds=i))
+    _say(app, "m000", "状态", START + timedelta(seconds=30))
+    replies = _room_replies(app)
+    assert len(replies) == ROOM_REFUSALS_PER_HOUR
+    assert all(text.startswith("在群里@清群助手发送") for _, text in replies)
+    _say(app, "zhang", "帮助", START + timedelta(seconds=40))  # the owner is answered
+    assert len(_room_replies(app)) == ROOM_REFUSALS_PER_HOUR + 1
+    with session_scope(app.engine) as s:
+        reasons = [e.reason for e in approvals_db.command_log(s)]
+    assert reasons.count("suppressed:reply") == 20 - ROOM_REFUSALS_PER_HOUR
+    assert reasons.count("suppressed:not_manager") == 1
