@@ -250,15 +250,15 @@ def _dispatch(services: AppContext, msg: ChatMessage, table: CommandTable) -> No
             ctx = Ctx(services, msg, s, now=msg.at, today=today, tz=tz, room=room)
             _check_access(ctx, spec, args)
             result = spec.handler(ctx, args)
-            reply: OutgoingMessage | None = _reply_message(msg, key, result.text)
+            answer: OutgoingMessage | None = _reply_message(msg, key, result.text)
             reason = ""
             if spec.who == "anyone" and _suppressed(services, s, msg):
                 # 帮助 is open to every member: in a group it is rationed like a refusal.
-                reply, reason = None, "suppressed:reply"
+                answer, reason = None, "suppressed:reply"
             _finish(
                 services, s, msg,
                 code=spec.code, outcome=result.outcome, reason=reason, args=result.args,
-                reply=reply, notices=result.notices,
+                reply=answer, notices=result.notices,
             )  # fmt: skip
     except Refusal as refusal:
         # The handler's session was rolled back: nothing changed but this log row.
