@@ -19,8 +19,11 @@ def test_a_supervisor_cannot_approve_his_own_request(cli: Cli, tmp_path: Path) -
         own,  # 驳回 1 …
         "目前没有待你审批的申请。",  # his own request is not in his list
         "你的申请已批准：#1「黑龙潭镇综治工作群」常设群登记｜孙镇长",
+        # li, an admin of sun's r4, asks: sun owns the group, so he may not decide either.
+        "申请 #2 是你名下群的申请，不能由你审批，应由“黑龙潭镇”或上级单位的督导（赵书记）审批。",
     ]
-    notice, bad_digit, approved = r.replies(to="zhao")
+    notice, bad_digit, approved, notice2 = r.replies(to="zhao")
+    assert notice2.startswith("待审批 #2「黑龙潭镇信访工作群」常设群登记｜李四")
     assert notice.startswith("待审批 #1「黑龙潭镇综治工作群」常设群登记｜孙镇长")
     assert bad_digit == "申请编号须是数字。正确写法：批准 12"  # "批准 ١" (Arabic-Indic one)
     assert approved == "已批准 #1「黑龙潭镇综治工作群」常设群登记｜孙镇长"
@@ -29,8 +32,10 @@ def test_a_supervisor_cannot_approve_his_own_request(cli: Cli, tmp_path: Path) -
         ("sun", "reject", "refused", "own_request"),
         ("zhao", "approve", "refused", "bad_number"),
         ("zhao", "approve", "ok", ""),
+        ("sun", "approve", "refused", "own_request"),
     ]
     assert registration(r.rooms[R3]) == ("standing", None, [])
+    assert registration(r.rooms["r4@chatroom"]) == ("standing", None, ["standing"])
 
 
 def test_a_group_cannot_be_moved_to_a_friendlier_unit(cli: Cli, tmp_path: Path) -> None:
