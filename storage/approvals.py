@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
 from storage.models import (
@@ -54,6 +54,31 @@ def commands_since(session: Session, *, sender_id: str, since: datetime, until: 
         ).scalar()
         or 0
     )
+
+
+def refusals_sent(
+    session: Session, *, room_id: str, since: datetime, until: datetime, sender_id: str | None = None
+) -> int:
+    """Refusals (and 帮助 answers) sent in a room in [since, until], optionally to one sender.
+
+    Suppressed refusals (reason `suppressed:…`) and the once-a-day hints (their own dedupe
+    keys keep them to one a day) are not counted.
+    """
+    stmt = (
+        select(func.count())
+        .select_from(CommandLog)
+        .where(
+            col(CommandLog.room_id) == room_id,
+            or_(col(CommandLog.outcome) == "refused", col(CommandLog.command) == "help"),
+            col(CommandLog.at) >= since,
+            col(CommandLog.at) <= until,
+            col(CommandLog.reason).not_like("suppressed:%"),
+            col(CommandLog.reason).not_in(("not_a_command", "not_mentioned")),
+        )
+    )
+    if sender_id is not None:
+        stmt = stmt.where(col(CommandLog.sender_id) == sender_id)
+    return int(session.execute(stmt).scalar() or 0)
 
 
 def commands_at(session: Session, *, sender_id: str, room_id: str | None, at: datetime) -> int:

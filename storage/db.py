@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,14 @@ class DatabaseUnusable(DatabaseError):
         self.reason = reason
 
 
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.\-]*://[^\s:/@]*:)([^\s/]+)(@)", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """`url` (or any text holding URLs) with passwords replaced by ***, even when it does not parse."""
+    return _URL_PASSWORD.sub(lambda m: m.group(1) + "***" + m.group(3), url.strip())
+
+
 def normalise_url(url: str) -> str:
     """Map postgres:// and postgresql:// to the psycopg 3 driver; leave SQLite alone."""
     if url.startswith("postgres://"):
@@ -65,7 +74,7 @@ def _parse(url: str) -> tuple[str, URL, str]:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise DatabaseError(f"invalid database URL {url!r}") from exc
+        raise DatabaseError(f"invalid database URL {mask_url(url)!r}") from exc
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
@@ -92,7 +101,8 @@ def _create_private_file(path: Path) -> None:
 def make_engine(url: str) -> Engine:
     """Create the process's engine and check that the database answers."""
     url, parsed, backend = _parse(url)
-    kwargs: dict[str, Any] = {}
+    # SQL parameters are message-derived data (topics, names): never in an exception's text.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _create_private_file(Path(parsed.database))
@@ -103,7 +113,7 @@ def make_engine(url: str) -> Engine:
     try:
         engine = create_engine(url, **kwargs)
     except (ArgumentError, ImportError) as exc:
-        raise DatabaseError(f"invalid database URL {url!r}: {exc}") from exc
+        raise DatabaseError(f"invalid database URL {mask_url(url)!r}: {mask_url(str(exc))}") from exc
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
@@ -112,7 +122,9 @@ def make_engine(url: str) -> Engine:
     except OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"cannot reach database {parsed.render_as_string()}: {reason}") from exc
+        raise DatabaseError(
+            f"cannot reach database {parsed.render_as_string(hide_password=True)}: {mask_url(reason)}"
+        ) from exc
     return engine
 
 

@@ -66,5 +66,5 @@ class MessageRouter:
     async def message(self, msg: ChatMessage) -> None:
         if msg.room_id is not None:
             self.ctx.recorder.record(msg.room_id, msg.talker_id, msg.at, msg.mention_all)
-        if msg.command_text is not None:
+        if msg.command_text is not None or msg.named_without_mention:
             self.commands.submit(msg)

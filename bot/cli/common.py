@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from bot.core.config import Settings, load_settings
+from bot.core.logs import protect, protect_url
 from policies.rules import Rules, load_rules
 from storage.db import make_engine, open_existing
 from storage.migrate import upgrade
@@ -24,6 +25,9 @@ def settings_for(args: argparse.Namespace, **extra: Any) -> Settings:
     if getattr(args, "db", None):
         overrides["database_url"] = args.db
     settings = load_settings(**overrides)
+    # Whatever logs from now on (python-wechaty included) has these masked.
+    protect(settings.gateway_token)
+    protect_url(settings.database_url)
     # python-wechaty writes its cache (and a scheduler job store) under CACHE_DIR at import time.
     os.environ.setdefault("CACHE_DIR", str(settings.data_dir / ".wechaty"))
     return settings

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.core.config import Settings, load_settings
+from bot.cli.common import settings_for
 from storage.db import open_existing, scrubbing_session, session_scope, wipe_free_space
 from storage.privacy import UnknownContactError, export_contact, forget_contact
 
@@ -37,10 +37,6 @@ LABELS = {
 def _fail(message: str, code: int = 2) -> int:
     sys.stderr.write(f"qingqun: error: {message}\n")
     return code
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(database_url=getattr(args, "db", None))
 
 
 def _unknown(contact_id: str) -> str:
@@ -69,7 +65,7 @@ def _write_private(path: Path, text: str) -> None:
 
 def cmd_privacy_export(args: argparse.Namespace) -> int:
     """Everything stored about one contact, as JSON on stdout or in --output."""
-    settings = _settings(args)
+    settings = settings_for(args)
     output = Path(args.output) if args.output else None
     if output is not None and (problem := export_output_problem(output)):
         return _fail(problem)
@@ -96,7 +92,7 @@ def _summary(counts: dict[str, Any]) -> str:
 
 def cmd_privacy_forget(args: argparse.Namespace) -> int:
     """Remove or pseudonymise one contact's rows, then wipe SQLite's free space and WAL."""
-    settings = _settings(args)
+    settings = settings_for(args)
     engine = open_existing(settings.db_url, readonly=False)
     try:
         with scrubbing_session(engine) as s:
@@ -122,7 +118,7 @@ def cmd_privacy_forget(args: argparse.Namespace) -> int:
 
 def cmd_privacy_wipe(args: argparse.Namespace) -> int:
     """Rewrite the SQLite file without free pages and empty its WAL (after an interrupted forget)."""
-    settings = _settings(args)
+    settings = settings_for(args)
     engine = open_existing(settings.db_url, readonly=False)
     try:
         clean = wipe_free_space(engine)

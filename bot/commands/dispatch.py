@@ -3,6 +3,11 @@
 For every command, accepted or refused, it writes one CommandLog row with parsed fields only,
 and queues at most one reply through the outbox. A refusal rolls back everything the handler
 did, so bad input changes nothing but the log. It runs in a worker thread (bot.app.router).
+
+Refusals in a group are rationed, so a crowd sending commands it may not use cannot bury the
+group (and the owner's own answers) under replies: one a day to the same person, a few an hour
+into the group (the group's managers are always answered). The rest are logged (reason
+`suppressed:<code>`) and not sent. Answers any member may ask for (帮助) share the ration.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ RATE_LIMIT = 10  # commands per sender per RATE_WINDOW of message time
 RATE_WINDOW = timedelta(minutes=1)
 MAX_INPUT_CHARS = 2000  # longer input is refused before any parsing work
 MAX_COMMAND_CHARS = 200  # after normalisation
+ROOM_REFUSALS_PER_HOUR = 3  # refusals sent into one group per rolling hour
+PERSON_REFUSALS_PER_DAY = 1  # refusals sent to one person in one group per local day
 
 
 def _reply_message(msg: ChatMessage, key: str, text: str, kind: str = "reply") -> OutgoingMessage:
@@ -98,8 +105,9 @@ def _check_access(ctx: Ctx, spec: CommandSpec, args: list[str]) -> None:
         me = directory_db.get_contact(ctx.session, contact_id=ctx.talker)
         if me is None or me.role != "supervisor":
             unit = me.unit if me else None
-            if spec.code in ("approve", "reject") and args and args[0].isdigit() and len(args[0]) < 10:
-                req = approvals_db.get_request(ctx.session, request_id=int(args[0]))
+            first = args[0] if args else ""
+            if spec.code in ("approve", "reject") and first.isascii() and first.isdigit() and len(first) < 10:
+                req = approvals_db.get_request(ctx.session, request_id=int(first))
                 if req is not None:
                     unit = scope_unit(req)
             raise Refusal(
@@ -108,9 +116,72 @@ def _check_access(ctx: Ctx, spec: CommandSpec, args: list[str]) -> None:
             )
 
 
+def _suppressed(services: AppContext, s: Session, msg: ChatMessage) -> bool:
+    """Whether a refusal in a group is over its ration (then it is logged, not sent).
+
+    The group's managers are always answered: they are the ones the commands are for, and a
+    mistyped 登记 needs its explanation every time.
+    """
+    if msg.room_id is None:
+        return False
+    room = rooms_db.get_room(s, room_id=msg.room_id)
+    if room is not None and rooms_db.is_manager(room, msg.talker_id):
+        return False
+    local = msg.at.astimezone(services.tz)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    to_person = approvals_db.refusals_sent(
+        s, room_id=msg.room_id, sender_id=msg.talker_id, since=day_start, until=msg.at
+    )
+    if to_person >= PERSON_REFUSALS_PER_DAY:
+        return True
+    into_room = approvals_db.refusals_sent(
+        s, room_id=msg.room_id, since=msg.at - timedelta(hours=1), until=msg.at
+    )
+    return into_room >= ROOM_REFUSALS_PER_HOUR
+
+
+def _refuse(
+    services: AppContext,
+    msg: ChatMessage,
+    *,
+    code: str,
+    reason: str,
+    reply: OutgoingMessage | None,
+    args: dict[str, Any] | None = None,
+) -> None:
+    """Log a refusal and send its reply, unless the group's ration of refusals is used up."""
+    with session_scope(services.engine) as s:
+        if reply is not None and _suppressed(services, s, msg):
+            reason, reply = f"suppressed:{reason}", None
+        _finish(services, s, msg, code=code, outcome="refused", reason=reason, args=args, reply=reply)
+
+
+def _mention_hint(services: AppContext, msg: ChatMessage) -> None:
+    """ "@清群助手 …" typed as text, without WeChat's mention: say how to mention, once a day."""
+    assert msg.room_id is not None
+    today = msg.at.astimezone(services.tz).date()
+    bot_name = services.settings.bot_name
+    hint = OutgoingMessage(
+        dedupe_key=f"mention_hint|{msg.room_id}|{today.isoformat()}",
+        text=f"请用微信的@功能从群成员中选中“{bot_name}”再发指令；手动输入的“@{bot_name}”不算@我，指令不会执行。",
+        kind="hint",
+        period=today.isoformat(),
+        room_id=msg.room_id,
+    )
+    with session_scope(services.engine) as s:
+        _finish(services, s, msg, code="unknown", outcome="refused", reason="not_mentioned", reply=hint)
+
+
 def dispatch(services: AppContext, msg: ChatMessage, table: CommandTable = REGISTRY) -> None:
     """Handle one message addressed to the bot. Never raises: one bad message must not stop the bot."""
-    if msg.command_text is None or msg.talker_id == services.bot_id:
+    if msg.talker_id == services.bot_id:
+        return
+    if msg.command_text is None:
+        if msg.named_without_mention and msg.room_id is not None:
+            try:
+                _mention_hint(services, msg)
+            except Exception as exc:
+                logger.error("mention hint for {} failed: {}", msg.room_id, type(exc).__name__)
         return
     try:
         _dispatch(services, msg, table)
@@ -145,11 +216,10 @@ def _dispatch(services: AppContext, msg: ChatMessage, table: CommandTable) -> No
     key = f"reply|{msg.room_id or '-'}|{msg.talker_id}|{msg.at.isoformat()}" + (f"|{seq}" if seq else "")
 
     if recent >= RATE_LIMIT:
-        with session_scope(services.engine) as s:
-            note = None
-            if recent == RATE_LIMIT:  # say it once per burst, then stay quiet
-                note = _reply_message(msg, key, "你发指令太频繁了，请一分钟后再试。")
-            _finish(services, s, msg, code=code, outcome="refused", reason="rate_limited", reply=note)
+        note = None
+        if recent == RATE_LIMIT:  # say it once per burst, then stay quiet
+            note = _reply_message(msg, key, "你发指令太频繁了，请一分钟后再试。")
+        _refuse(services, msg, code=code, reason="rate_limited", reply=note)
         return
 
     if spec is None:
@@ -180,16 +250,20 @@ def _dispatch(services: AppContext, msg: ChatMessage, table: CommandTable) -> No
             ctx = Ctx(services, msg, s, now=msg.at, today=today, tz=tz, room=room)
             _check_access(ctx, spec, args)
             result = spec.handler(ctx, args)
+            answer: OutgoingMessage | None = _reply_message(msg, key, result.text)
+            reason = ""
+            if spec.who == "anyone" and _suppressed(services, s, msg):
+                # 帮助 is open to every member: in a group it is rationed like a refusal.
+                answer, reason = None, "suppressed:reply"
             _finish(
                 services, s, msg,
-                code=spec.code, outcome=result.outcome, args=result.args,
-                reply=_reply_message(msg, key, result.text), notices=result.notices,
+                code=spec.code, outcome=result.outcome, reason=reason, args=result.args,
+                reply=answer, notices=result.notices,
             )  # fmt: skip
     except Refusal as refusal:
         # The handler's session was rolled back: nothing changed but this log row.
-        with session_scope(services.engine) as s:
-            _finish(
-                services, s, msg,
-                code=spec.code, outcome="refused", reason=refusal.code, args=refusal.args_logged,
-                reply=_reply_message(msg, key, refusal.text),
-            )  # fmt: skip
+        _refuse(
+            services, msg,
+            code=spec.code, reason=refusal.code, args=refusal.args_logged,
+            reply=_reply_message(msg, key, refusal.text),
+        )  # fmt: skip

@@ -18,7 +18,14 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot.core.dates import DateError, check_end_date, format_date_cn, parse_date, parse_leading_date
+from bot.core.dates import (
+    DateError,
+    check_end_date,
+    format_date_cn,
+    number_value,
+    parse_date,
+    parse_leading_date,
+)
 from bot.core.domain import ChatMessage, OutgoingMessage
 from bot.core.wording import KIND_CN, label_cn
 from bot.services.audit import AuditRow, run_audit
@@ -122,21 +129,32 @@ def audit_rows(ctx: Ctx) -> dict[str, AuditRow]:
 # ---------------------------------------------------------------- arguments
 
 
+# ASCII digits or Chinese numerals only: `\d` and str.isdigit() also accept Arabic-Indic and
+# other scripts' digits, which nobody here types on purpose ("批准 ٣" must not approve #3).
+_NUMBER = re.compile(r"(?:第|#|No\.?)?([0-9]{1,6}|[〇零○一二两三四五六七八九十百千廿卅]{1,8})(?:号|个)?")
+
+
+def _number(token: str) -> int | None:
+    m = _NUMBER.fullmatch(token)
+    return number_value(m.group(1)) if m else None
+
+
 def parse_number(tokens: Sequence[str], what: str, example: str) -> int:
-    """The first token as a positive list number ("2", "#2", "第2个", "2号")."""
+    """The first token as a positive list number ("2", "#2", "第2个", "2号", "第三个")."""
     if not tokens:
         raise Refusal("missing_number", f"缺少{what}。正确写法：{example}")
-    m = re.fullmatch(r"(?:第|#|No\.?)?(\d{1,6})(?:号|个)?", tokens[0])
-    if m is None or int(m.group(1)) == 0:
+    value = _number(tokens[0])
+    if not value:
         raise Refusal("bad_number", f"{what}须是数字。正确写法：{example}")
-    return int(m.group(1))
+    return value
 
 
 def parse_page(tokens: Sequence[str], example: str) -> int:
     if not tokens:
         return 1
-    if len(tokens) == 1 and tokens[0].isascii() and tokens[0].isdigit() and 0 < int(tokens[0]) < 10_000:
-        return int(tokens[0])
+    value = _number(tokens[0]) if len(tokens) == 1 else None
+    if value is not None and 0 < value < 10_000:
+        return value
     raise Refusal("bad_page", f"页码须是数字。正确写法：{example}")
 
 

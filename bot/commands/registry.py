@@ -63,9 +63,7 @@ class CommandTable:
 
 def _help(ctx: Ctx, args: list[str]) -> Reply:
     topic = REGISTRY.get(args[0]) if args else None
-    return Reply(
-        help_text(ctx, args[0] if args else None), args={"topic": topic.name if topic else None}
-    )
+    return Reply(help_text(ctx, args[0] if args else None), args={"topic": topic.name if topic else None})
 
 
 REGISTRY = CommandTable((

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from bot.commands.approvals import open_request, withdraw
+from bot.commands.approvals import open_move, open_request, request_unit, withdraw
 from bot.commands.kit import (
     Ctx,
     Refusal,
@@ -34,9 +34,9 @@ from bot.core.wording import (
 )
 from storage import activity as activity_db
 from storage import approvals as approvals_db
-from storage import directory as directory_db
 from storage import eventlog as eventlog_db
 from storage import history
+from storage.models import Room
 
 EXTENSIONS_BEFORE_APPROVAL = 2  # the third extension needs approval
 
@@ -73,44 +73,54 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
             f"本群已登记，截止 {format_date_cn(was_end)}。推迟截止日期请发送：{EXTEND_EXAMPLE}",
             logged,
         )
-    owner = directory_db.get_contact(ctx.session, contact_id=room.owner_id)
-    me = directory_db.get_contact(ctx.session, contact_id=ctx.talker)
-    room.unit = unit or room.unit or (owner.unit if owner else None) or (me.unit if me else None)
+    current = request_unit(ctx.session, room)
+    room.unit = current
+    logged["unit"] = current
+    extra, notices = _move(ctx, room, unit, logged)
+    if end is not None:
+        past_limit = _past_limit(ctx, room, kind, end, logged)
+        if past_limit is not None:
+            past_limit.notices += notices
+            past_limit.text += extra
+            return past_limit
     room.purpose = purpose or room.purpose
-    room.registered_by, room.registered_at = ctx.talker, ctx.now
-    logged["unit"] = room.unit
-    unit_text = f"，单位 {room.unit}" if room.unit else ""
+    unit_text = f"，单位 {current}" if current else ""
     purpose_text = f"，用途 {short(room.purpose, 20)}" if room.purpose else ""
+    room.registered_by, room.registered_at = ctx.talker, ctx.now
     if kind == "standing":
         already = room.kind == "standing" and room.approved
-        room.kind, room.end_date, room.original_end_date, room.extension_count = "standing", None, None, 0
-        withdraw(ctx, room, "extend")
+        # The original end date and the extension count survive: a detour through 常设 must not
+        # reset the extension limit.
+        room.kind, room.end_date = "standing", None
+        extra = withdraw(ctx, room, "extend") + extra
         if already:
-            return Reply(f"已更新：常设群{unit_text}{purpose_text}。", args=logged)
+            return Reply(
+                f"已更新：常设群{unit_text}{purpose_text}。{extra}", args=logged, notices=notices
+            )
         room.approved = False
-        notices: list[OutgoingMessage] = []
         pending = approvals_db.pending_for_room(ctx.session, room_id=room.id, kind="standing")
         if pending:
             req = pending[0]
         else:
-            req, notices = open_request(
+            req, opened = open_request(
                 ctx, room, "standing", {"prev": {"kind": was_kind, "end_date": was_end}}
             )
+            notices = opened + notices
         logged["request_id"] = req.id
         return Reply(
             f"已提交：常设群登记{unit_text}{purpose_text}。常设群需督导审批（申请 #{req.id}），"
-            "审批前本群显示为“待审批”。",
+            f"审批前本群显示为“待审批”。{extra}",
             outcome="pending",
             args=logged,
             notices=notices,
         )
     assert end is not None
-    if was_kind in timed and room.original_end_date is not None:
+    if room.original_end_date is not None:
         room.original_end_date = min(room.original_end_date, end)
     else:
         room.original_end_date, room.extension_count = end, 0
     room.kind, room.end_date, room.approved = kind, end, False
-    withdraw(ctx, room, "standing")
+    extra = withdraw(ctx, room, "standing") + extra
     eventlog_db.log_event(
         ctx.session,
         kind="registered",
@@ -121,8 +131,77 @@ def register(ctx: Ctx, args: list[str]) -> Reply:
     )
     return Reply(
         f"已登记：{KIND_CN[kind]}，截止 {format_date_cn(end)}{unit_text}{purpose_text}。"
-        "到期后请及时解散本群。",
+        f"到期后请及时解散本群。{extra}",
         args=logged,
+        notices=notices,
+    )
+
+
+def _move(
+    ctx: Ctx, room: Room, unit: str | None, logged: dict[str, Any]
+) -> tuple[str, list[OutgoingMessage]]:
+    """`单位 X` naming another unit than the group's: a request to the current unit's supervisors."""
+    current = room.unit
+    if unit is None or unit == current:
+        return "", []
+    notices: list[OutgoingMessage] = []
+    pending = approvals_db.pending_for_room(ctx.session, room_id=room.id, kind="move")
+    if pending and approvals_db.request_payload(pending[0]).get("to") != unit:
+        raise Refusal(
+            "already_pending",
+            f"本群已有变更单位申请 #{pending[0].id} 在等待督导审批，请等审批结果。",
+            logged,
+        )
+    if pending:
+        req = pending[0]
+    else:
+        req, notices = open_move(ctx, room, unit)
+    logged["move_to"], logged["move_request_id"] = unit, req.id
+    where = f"“{current}”或上级单位的督导" if current else "上级督导"
+    return (
+        f"单位改为 {unit} 须经{where}审批（申请 #{req.id}），审批前本群仍归{current or '未定单位'}。",
+        notices,
+    )
+
+
+def _past_limit(ctx: Ctx, room: Room, kind: str, end: date, logged: dict[str, Any]) -> Reply | None:
+    """A registration ending past the extension limit goes through the same approval as 延期."""
+    original = room.original_end_date
+    if original is None:
+        return None
+    days = ctx.services.settings.max_extension_days
+    allowed = max(original + timedelta(days=days), room.end_date or original)
+    if end <= allowed:
+        return None
+    why = f"超过原截止日期 {original.isoformat()} {days} 天"
+    pending = [
+        r
+        for r in approvals_db.pending_for_room(ctx.session, room_id=room.id)
+        if r.kind in ("standing", "extend")
+    ]
+    if pending:
+        # While a request waits, a new registration must not reach past the limit on its own.
+        asked = "、".join(f"{REQUEST_CN.get(r.kind, r.kind)} #{r.id}" for r in pending)
+        raise Refusal(
+            "pending_past_limit",
+            f"截止日期 {format_date_cn(end)} {why}，需督导审批；"
+            f"本群已有申请（{asked}）在等待审批，请等审批结果后再登记。",
+            logged,
+        )
+    old = room.end_date or original
+    req, notices = open_request(
+        ctx,
+        room,
+        "extend",
+        {"new_end_date": end.isoformat(), "old_end_date": old.isoformat(), "kind": kind, "reason": None},
+    )
+    logged["request_id"] = req.id
+    return Reply(
+        f"登记申请已提交（#{req.id}）：{KIND_CN[kind]}，截止 {format_date_cn(end)}，因{why}需督导审批；"
+        f"审批前本群登记不变（{kind_text(room)}）。",
+        outcome="pending",
+        args=logged,
+        notices=notices,
     )
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.commands.approvals import can_approve, decision_notice, request_summary, scope_unit, who_approves
+from bot.commands.approvals import (
+    can_approve,
+    can_decide,
+    decision_notice,
+    interested,
+    moved_notices,
+    request_summary,
+    scope_unit,
+    who_approves,
+)
 from bot.commands.kit import (
     PAGE_SIZE,
     Ctx,
@@ -34,11 +43,7 @@ from storage.models import ApprovalRequest
 
 def pending_list(ctx: Ctx, args: list[str]) -> Reply:
     page = parse_page(args, PENDING_EXAMPLE)
-    mine = [
-        r
-        for r in approvals_db.pending_requests(ctx.session)
-        if can_approve(ctx.session, ctx.talker, scope_unit(r))
-    ]
+    mine = [r for r in approvals_db.pending_requests(ctx.session) if can_decide(ctx.session, ctx.talker, r)]
     if not mine:
         return Reply("目前没有待你审批的申请。", args={"page": page, "count": 0})
     pages = (len(mine) + PAGE_SIZE - 1) // PAGE_SIZE
@@ -62,6 +67,15 @@ def _my_request(ctx: Ctx, args: list[str], example: str) -> ApprovalRequest:
             {"request_id": number},
         )
     unit = scope_unit(req)
+    if ctx.talker in interested(ctx.session, req):
+        # Approvals follow the group, not the asker: nobody decides their own or their group's.
+        mine = "你提交的" if req.requested_by == ctx.talker else "你名下群的"
+        raise Refusal(
+            "own_request",
+            f"申请 #{number} 是{mine}申请，不能由你审批，"
+            f"应由{who_approves(ctx.session, unit, interested(ctx.session, req))}审批。",
+            {"request_id": number},
+        )
     if not can_approve(ctx.session, ctx.talker, unit):
         raise Refusal(
             "outside_unit",
@@ -76,18 +90,24 @@ def approve(ctx: Ctx, args: list[str]) -> Reply:
     room = rooms_db.get_room(ctx.session, room_id=req.room_id)
     history.record_room(ctx.session, room=room, at=ctx.now)
     p = approvals_db.request_payload(req)
+    notices = []
     if room is not None:
         if req.kind == "extend":
             new_end = date.fromisoformat(str(p["new_end_date"]))
+            if p.get("kind") in KIND_CN:  # a registration past the extension limit
+                room.kind, room.approved = str(p["kind"]), False
             room.end_date, room.extension_count = new_end, room.extension_count + 1
         elif req.kind == "standing":
             room.approved = True
+        elif req.kind == "move":
+            room.unit = str(p["to"])
+            notices += moved_notices(ctx, req)
         # An approved "retain" request is itself the record; the audit reads it (RoomFacts.retained).
     approvals_db.decide_request(
         ctx.session, req=req, status="approved", by=ctx.talker, at=ctx.now, reason=None
     )
     line = request_summary(ctx.session, req)
-    notices = [] if req.requested_by == ctx.talker else [decision_notice(ctx, req, f"你的申请已批准：{line}")]
+    notices.append(decision_notice(ctx, req, f"你的申请已批准：{line}"))
     return Reply(clip(f"已批准 {line}"), args={"request_id": req.id, "kind": req.kind}, notices=notices)
 
 
@@ -110,11 +130,7 @@ def reject(ctx: Ctx, args: list[str]) -> Reply:
         ctx.session, req=req, status="rejected", by=ctx.talker, at=ctx.now, reason=reason
     )
     line = request_summary(ctx.session, req)
-    notices = (
-        []
-        if req.requested_by == ctx.talker
-        else [decision_notice(ctx, req, f"你的申请被驳回：{line}。驳回理由：{reason}")]
-    )
+    notices = [decision_notice(ctx, req, f"你的申请被驳回：{line}。驳回理由：{reason}")]
     return Reply(clip(f"已驳回 {line}"), args={"request_id": req.id, "kind": req.kind}, notices=notices)
 
 
@@ -137,7 +153,11 @@ def summary(ctx: Ctx, args: list[str]) -> Reply:
         for lb in r.verdict.labels:
             if should_go(lb):
                 by_code[lb.code] = by_code.get(lb.code, 0) + 1
-    pending = [r for r in approvals_db.pending_requests(ctx.session) if mine(scope_unit(r))]
+    pending = [
+        r
+        for r in approvals_db.pending_requests(ctx.session)
+        if mine(scope_unit(r)) and ctx.talker not in interested(ctx.session, r)
+    ]
     claimed = sum(1 for r in rows if r.room.claimed_dissolved_at is not None)
     codes = "、".join(f"{label_cn(c)} {n}" for c, n in sorted(by_code.items(), key=lambda x: -x[1]))
     text = (

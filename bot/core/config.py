@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QINGQUN_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(default_factory=_default_data_dir)
-    database_url: str = ""
+    # Kept out of repr(): a Settings object in a log line must not carry the password or the token.
+    database_url: str = Field(default="", repr=False)
     timezone: str = "Asia/Shanghai"
     bot_name: str = "清群助手"
     gateway_endpoint: str | None = Field(
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     )
     gateway_token: str | None = Field(
         default=None,
+        repr=False,
         validation_alias=AliasChoices("QINGQUN_GATEWAY_TOKEN", "WECHATY_PUPPET_SERVICE_TOKEN"),
     )
     rules_file: Path | None = None

@@ -94,6 +94,11 @@ def _to_int(s: str) -> int | None:
     return total + (cur or 0)
 
 
+def number_value(s: str) -> int | None:
+    """ASCII digits or Chinese numerals (三, 十二, 一〇二) as an int; any other digits are not numbers."""
+    return _to_int(s)
+
+
 # --------------------------------------------------------------------------- errors
 
 

@@ -34,6 +34,9 @@ class ChatMessage:
     at: datetime  # UTC-aware, from the message payload
     mention_all: bool = False
     command_text: str | None = None
+    # In a group, text starting with "@<bot name>" that carries no real mention: no command
+    # runs, the group gets a hint on how to mention the bot.
+    named_without_mention: bool = False
 
 
 # The official gateway takes one gRPC message of at most 4 MiB, and a file travels in it as

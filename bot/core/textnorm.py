@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["normalize_command", "split_args"]
+__all__ = ["clean_name", "normalize_command", "split_args"]
 
 # Format/control characters that are removed outright (not turned into spaces).
 # Most are covered by the Cc/Cf category test below; they are listed explicitly
@@ -52,3 +52,25 @@ def normalize_command(text: str) -> str:
 def split_args(text: str) -> list[str]:
     """Normalise `text` and split it on whitespace (commas are not separators)."""
     return normalize_command(text).split()
+
+
+# Bidi embeddings, overrides and isolates: an echoed name must not reorder the reply around it.
+_BIDI_CONTROLS = frozenset([chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range(0x2066, 0x206A)])
+
+
+def clean_name(text: str) -> str:
+    """A room or contact name fit to store and echo back.
+
+    Control characters are removed (NUL included: PostgreSQL rejects it in text), line breaks
+    and tabs become spaces, lone surrogates and bidi controls go; everything else, emoji
+    joiners included, is kept as typed.
+    """
+    out: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cc":
+            if ch.isspace():
+                out.append(" ")
+        elif category != "Cs" and ch not in _BIDI_CONTROLS:
+            out.append(ch)
+    return "".join(out).strip()

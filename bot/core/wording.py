@@ -33,7 +33,7 @@ LABEL_CN = {
     "after_hours": "工作时间外消息多",
     "mention_all_heavy": "频繁@所有人",
 }
-REQUEST_CN = {"standing": "常设群登记", "extend": "延期", "retain": "保留"}
+REQUEST_CN = {"standing": "常设群登记", "extend": "延期", "retain": "保留", "move": "变更单位"}
 REQUEST_STATUS_CN = {"approved": "已批准", "rejected": "已驳回", "withdrawn": "已撤回"}
 ACTION_CN = {"dissolve": "解散", "merge": "合并", "register": "登记", "review": "核查", "notice": "提醒"}
 ROOM_STATUS_CN = {"active": "在用", "dissolved": "已解散", "removed": "已移出机器人"}

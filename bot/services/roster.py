@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from sqlalchemy.engine import Engine
 
+from bot.core.textnorm import clean_name
 from storage import directory as directory_db
 from storage.db import session_scope
 
@@ -79,7 +80,7 @@ def parse_people(
         people.append(
             Person(
                 str(c["id"]),
-                str(c.get("name") or c["id"]),
+                clean_name(str(c.get("name") or "")) or str(c["id"]),
                 None if unit is None else str(unit),
                 role,
                 bool(c.get("friend", True)),

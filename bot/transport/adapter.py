@@ -47,6 +47,7 @@ from wechaty_puppet.schemas.types import MessageType
 from bot.app import App
 from bot.core.domain import ChatMessage, ContactInfo, OutgoingFile, RoomSnapshot
 from bot.core.logs import tame_library_loggers
+from bot.core.textnorm import clean_name, normalize_command
 from bot.services.outbox import Delivery, SendError
 
 tame_library_loggers()
@@ -94,6 +95,12 @@ def _strip_mention(text: str, names: list[str]) -> str:
     return text.strip()
 
 
+def _names_bot(text: str, names: list[str]) -> bool:
+    """Text that starts with "@<bot name>" typed by hand: WeChat's mention list does not have us."""
+    head = normalize_command(text[:64])
+    return any(name and head.startswith("@" + normalize_command(name)) for name in names)
+
+
 class WechatyAdapter:
     """Binds one Wechaty instance to the App. Also the outbox's Transport."""
 
@@ -139,7 +146,7 @@ class WechatyAdapter:
         bot_id = self.app.bot_id
         return RoomSnapshot(
             room_id=room_id,
-            topic=payload.topic or "",
+            topic=clean_name(payload.topic or ""),
             owner_id=payload.owner_id or None,
             member_ids=tuple(m for m in payload.member_ids if m != bot_id),
             admin_ids=tuple(payload.admin_ids or ()),
@@ -154,7 +161,9 @@ class WechatyAdapter:
             return None
         if payload is None:
             return None
-        return ContactInfo(contact_id=contact_id, name=payload.name or "", friend=bool(payload.friend))
+        return ContactInfo(
+            contact_id=contact_id, name=clean_name(payload.name or ""), friend=bool(payload.friend)
+        )
 
     async def _note_owner(self, snap: RoomSnapshot) -> None:
         if snap.owner_id:
@@ -218,7 +227,7 @@ class WechatyAdapter:
         self, room: Room, new_topic: str, old_topic: str, changer: Contact, date: datetime
     ) -> None:
         changer_id = changer.contact_id if changer is not None and changer.contact_id else None
-        self.app.topic_changed(room.room_id, new_topic, changer_id, _utc(date))
+        self.app.topic_changed(room.room_id, clean_name(new_topic or ""), changer_id, _utc(date))
 
     async def _on_message(self, msg: Message) -> None:
         payload = msg.payload
@@ -228,11 +237,14 @@ class WechatyAdapter:
         room_id = payload.room_id or None
         mention_ids = set(payload.mention_ids or ())
         command_text: str | None = None
+        named = False
         if payload.type == MessageType.MESSAGE_TYPE_TEXT:
             if room_id is None:
                 command_text = (payload.text or "").strip()
             elif self.app.bot_id in mention_ids:
                 command_text = _strip_mention(payload.text or "", self._bot_names)
+            else:
+                named = _names_bot(payload.text or "", self._bot_names)
         if room_id is None and command_text is None:
             return  # a private non-text message: nothing to count, nothing to parse
         if room_id is not None and room_id not in self.app.active_rooms():
@@ -249,6 +261,7 @@ class WechatyAdapter:
                 mention_all=bool(mention_ids & MENTION_ALL_IDS)
                 or (room_id is not None and room_id in mention_ids),
                 command_text=command_text,
+                named_without_mention=named,
             )
         )
 

@@ -16,6 +16,8 @@ from wechaty_puppet import Puppet, PuppetOptions
 from wechaty_puppet.schemas.types import EventType
 from wechaty_puppet_service import PuppetService
 
+from bot.core.logs import tame_library_loggers
+
 
 def repair_wire_event(kind: int, payload: str, received_at: float | None = None) -> str | None:
     """Fix or drop a gateway event that would crash python-wechaty's stream loop.
@@ -82,4 +84,7 @@ class GuardedPuppetService(PuppetService):
 
 
 def live_puppet(endpoint: str, token: str) -> Puppet:
+    # PuppetService's logger was created with its own console handler when this module was
+    # imported, and its constructor logs the token: route it through our redacting sink first.
+    tame_library_loggers()
     return GuardedPuppetService(PuppetOptions(end_point=endpoint, token=token))

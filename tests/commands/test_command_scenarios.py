@@ -28,11 +28,22 @@ def test_register_temporary(cli: Cli, tmp_path: Path) -> None:
     )  # fmt: skip
 
 
-def test_register_phase_with_chinese_date_and_unit(cli: Cli, tmp_path: Path) -> None:
+def test_register_phase_with_chinese_date_and_another_unit(cli: Cli, tmp_path: Path) -> None:
+    """The group is registered; naming another unit than its owner's is a request to move it,
+    decided by the current unit's supervisors, and the other unit's supervisor is told."""
     r = run(cli, tmp_path, "register_phase")
-    assert r.replies(room=R1)[0].startswith("已登记：阶段性群，截止 2027-03-31（周三），单位 城关镇")
-    assert registration(r.rooms[R1]) == ("phase", "2027-03-31", [])
-    assert r.rooms[R1]["unit"] == "城关镇"
+    assert r.replies(room=R1) == [
+        "已登记：阶段性群，截止 2027-03-31（周三），单位 黑龙潭镇，用途 冬季征兵。到期后请及时解散本群。"
+        "单位改为 城关镇 须经“黑龙潭镇”或上级单位的督导审批（申请 #1），审批前本群仍归黑龙潭镇。"
+    ]
+    assert registration(r.rooms[R1]) == ("phase", "2027-03-31", ["move"])
+    assert r.rooms[R1]["unit"] == "黑龙潭镇"
+    line = "#1「2026年冬季征兵工作群」单位变更：黑龙潭镇 → 城关镇｜张三"
+    for sup in ("sun", "zhao"):
+        assert r.replies(to=sup) == [f"待审批 {line}。回复“批准 1”或“驳回 1 理由”。"]
+    assert r.replies(to="qian") == [
+        f"知悉：{line}。将划入你的管辖范围，由“黑龙潭镇”或上级单位的督导（孙镇长、赵书记）审批。"
+    ]
 
 
 def test_register_standing_is_pending_until_approved(cli: Cli, tmp_path: Path) -> None:
