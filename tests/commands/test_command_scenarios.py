@@ -3,7 +3,9 @@ checked on the reply text in the transcript and on `qingqun audit --json`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from command_helpers import UNREGISTERED, Cli, registration, run
 
@@ -292,3 +294,38 @@ def test_retain_is_refused_for_labels_that_do_not_ask_the_group_to_go(cli: Cli, 
         ("refused", "not_going"),
         ("refused", "not_going"),
     ]
+
+
+def test_replies_come_at_once_at_any_hour_while_digests_wait_for_working_time(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """A 登记 at 19:05 on a working day, 状态 during 国庆, 我的群 on a Saturday: each answered within
+    a minute. The greeting to a group that invites the bot at 19:00 goes out at once too."""
+    from datetime import datetime, timedelta
+
+    from policies import workcal
+
+    r = run(cli, tmp_path, "off_hours", at="2026-10-19")
+
+    def at(line: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(line["at"])
+
+    def answered(asked: str, pred: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        t = datetime.fromisoformat(asked)
+        found = [x for x in r.sent if pred(x) and t <= at(x) < t + timedelta(minutes=1)]
+        assert len(found) == 1, (asked, [x["at"] for x in r.sent if pred(x)])
+        return found[0]
+
+    greeting = answered("2026-09-30T19:00:00+08:00", lambda x: x["room"] == R1 and "大家好" in x["text"])
+    assert "登记 临时" in greeting["text"]
+    registered = answered("2026-09-30T19:05:00+08:00", lambda x: x["room"] == R1 and "已登记" in x["text"])
+    assert "截止 2026-10-20" in registered["text"]
+    status = answered("2026-10-03T10:00:00+08:00", lambda x: x["room"] == R1 and "标签" in x["text"])
+    assert "2026年秋季征兵工作群" in status["text"]
+    listing = answered("2026-10-17T10:00:00+08:00", lambda x: x["to"] == "zhang" and "你的群" in x["text"])
+    assert "2024年防汛值班群" in listing["text"]
+    # The pushes (owner digests, reminders) all went out in working time, and there were some.
+    pushes = [x for x in r.sent if "【清群" in x["text"]]
+    assert pushes
+    for x in pushes:
+        assert workcal.is_working_time(at(x).replace(tzinfo=None)), x["at"]
