@@ -48,5 +48,7 @@ WORKDIR /data
 VOLUME /data
 
 # Exec form: qingqun is PID 1 and receives SIGTERM itself (it flushes activity and exits 0).
+# Healthy: this instance's heartbeat is fresh and its account is logged in (or was, recently).
+HEALTHCHECK --interval=60s --timeout=15s --start-period=120s --retries=3 CMD ["qingqun", "status", "--check"]
 ENTRYPOINT ["qingqun"]
 CMD ["run"]

@@ -73,6 +73,8 @@ class Room(SQLModel, table=True):
     approved: bool = False
     claimed_dissolved_at: datetime | None = _ts()
     last_activity_at: datetime | None = _ts()
+    # Absent from the room list at a login; removed only once a later check confirms it (0008).
+    missing_since: datetime | None = _ts()
 
 
 class RoomHistory(SQLModel, table=True):

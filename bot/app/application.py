@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
+from loguru import logger
 from sqlalchemy.engine import Engine
 
 from bot.app.rooms import RoomLifecycle
@@ -13,11 +15,14 @@ from bot.commands.registry import REGISTRY, CommandTable
 from bot.core.clock import Clock
 from bot.core.config import Settings
 from bot.core.domain import ChatMessage, ContactInfo, RoomSnapshot
+from bot.services.account import show_login_qr
 from bot.services.activity import ActivityRecorder
 from bot.services.context import AppContext
 from bot.services.outbox import Outbox
 from bot.services.roster import Roster, apply_roster
 from policies.rules import Rules
+from storage import eventlog as eventlog_db
+from storage.db import session_scope
 
 
 class App:
@@ -78,8 +83,8 @@ class App:
     def note_contacts(self, infos: Sequence[ContactInfo]) -> None:
         self.rooms.note_contacts(infos)
 
-    def backfill(self, rooms: Sequence[RoomSnapshot], at: datetime) -> None:
-        self.rooms.backfill(rooms, at)
+    def backfill(self, rooms: Sequence[RoomSnapshot], at: datetime, *, greet_new: bool = False) -> None:
+        self.rooms.backfill(rooms, at, greet_new=greet_new)
 
     def active_rooms(self) -> set[str]:
         return self.rooms.active_rooms()
@@ -103,6 +108,39 @@ class App:
 
     def topic_changed(self, room_id: str, new_topic: str, changer_id: str | None, at: datetime) -> None:
         self.rooms.topic_changed(room_id, new_topic, changer_id, at)
+
+    # ------------------------------------------------------------ the account
+
+    def logged_in(self, account: str, at: datetime) -> bool:
+        """Record a login of the bot account; True when an earlier login is on record."""
+        with session_scope(self.ctx.engine) as s:
+            before = bool(eventlog_db.events_of_kind(s, kind="account_login"))
+            eventlog_db.log_event(s, kind="account_login", at=at, actor_id=account)
+        state = self.ctx.account
+        state.account, state.logged_in, state.logged_out_since, state.qr_url = account, True, None, None
+        state.event(at)
+        logger.info("logged in as {} ({})", account, "again" if before else "first login of this database")
+        return before
+
+    def logged_out(self, at: datetime) -> None:
+        state = self.ctx.account
+        with session_scope(self.ctx.engine) as s:
+            eventlog_db.log_event(s, kind="account_logout", at=at, actor_id=state.account)
+        state.logged_in, state.logged_out_since = False, at
+        state.event(at)
+        logger.warning("账号 {} 已退出登录，等待重新扫码登录", state.account or "?")
+
+    async def login_qr(self, url: str, at: datetime) -> None:
+        """Show a (new) login QR code: terminal, a PNG in the data dir, the log."""
+        state = self.ctx.account
+        state.event(at)
+        if url == state.qr_url:
+            return
+        state.qr_url = url
+        await asyncio.to_thread(show_login_qr, url, self.ctx.settings.data_dir)
+
+    def disconnected(self) -> None:
+        self.ctx.account.connected = False
 
     # ------------------------------------------------------------ messages
 

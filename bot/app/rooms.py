@@ -6,7 +6,7 @@ The transport calls these with frozen values; nothing here knows wechaty.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from loguru import logger
 from sqlmodel import Session
@@ -38,20 +38,38 @@ class RoomLifecycle:
             for info in infos:
                 directory_db.upsert_contact(s, contact_id=info.contact_id, name=info.name, friend=info.friend)
 
-    def backfill(self, rooms: Sequence[RoomSnapshot], at: datetime) -> None:
-        """At login: enrol every room the bot is in; rooms it is no longer in were left while offline."""
+    def backfill(self, rooms: Sequence[RoomSnapshot], at: datetime, *, greet_new: bool = False) -> None:
+        """At login (and at each later check of the room list): enrol every room the bot is in.
+
+        A room new to us is greeted when `greet_new` (a re-login: the bot was added while away;
+        not the first login of a deployment, which would greet every group at once). A room the
+        list lacks is not taken as removed at once: a puppet still syncing may list nothing.
+        It is "unconfirmed" (`missing_since`) and counts as removed only when a check at least
+        `removal_grace` seconds later still misses it.
+        """
         seen = {r.room_id for r in rooms}
+        grace = timedelta(seconds=self.ctx.settings.removal_grace)
         with session_scope(self.ctx.engine) as s:
             for snap in rooms:
                 room, fresh = self._enrol(s, snap, None, at)
+                room.missing_since = None
                 if fresh:
                     eventlog_db.log_event(s, kind="enrolled", at=at, room_id=room.id, detail={"via": "login"})
+                    if greet_new:
+                        self._greet(s, room, at)
             for room in rooms_db.all_rooms(s):
-                if room.status == "active" and room.id not in seen:
-                    rooms_db.set_status(s, room=room, status="removed", at=at)
+                if room.status != "active" or room.id in seen:
+                    continue
+                if room.missing_since is None:
+                    room.missing_since = at
                     eventlog_db.log_event(s, kind="missing_at_login", at=at, room_id=room.id)
-        self._active_rooms = set(seen)
-        logger.info("backfilled {} room(s) at login", len(rooms))
+                elif at - room.missing_since >= grace:
+                    rooms_db.set_status(s, room=room, status="removed", at=at)
+                    room.missing_since = None
+                    eventlog_db.log_event(s, kind="missing_confirmed", at=at, room_id=room.id)
+            # Unconfirmed rooms stay active: their messages still count.
+            self._active_rooms = {r.id for r in rooms_db.all_rooms(s) if r.status == "active"}
+        logger.info("backfilled {} room(s) from the room list", len(rooms))
 
     def _enrol(self, s: Session, snap: RoomSnapshot, by: str | None, at: datetime) -> tuple[Room, bool]:
         room, fresh = rooms_db.enrol_room(
@@ -95,20 +113,24 @@ class RoomLifecycle:
         """The bot was added: enrol the room and greet it once."""
         with session_scope(self.ctx.engine) as s:
             room, fresh = self._enrol(s, snap, inviter_id, at)
+            room.missing_since = None
             eventlog_db.log_event(s, kind="bot_invited", at=at, room_id=room.id, actor_id=inviter_id)
             if fresh:
-                today = at.astimezone(self.ctx.tz).date()
-                self.ctx.outbox.enqueue(
-                    OutgoingMessage(
-                        dedupe_key=f"room:{room.id}|greeting|{at.isoformat()}",
-                        text=greeting(self.ctx.settings.bot_name, today),
-                        kind="greeting",
-                        period=at.date().isoformat(),
-                        room_id=room.id,
-                    ),
-                    session=s,
-                )
+                self._greet(s, room, at)
         logger.info("enrolled room {} (invited by {})", snap.room_id, inviter_id)
+
+    def _greet(self, s: Session, room: Room, at: datetime) -> None:
+        today = at.astimezone(self.ctx.tz).date()
+        self.ctx.outbox.enqueue(
+            OutgoingMessage(
+                dedupe_key=f"room:{room.id}|greeting|{at.isoformat()}",
+                text=greeting(self.ctx.settings.bot_name, today),
+                kind="greeting",
+                period=at.date().isoformat(),
+                room_id=room.id,
+            ),
+            session=s,
+        )
 
     def members_joined(
         self, snap: RoomSnapshot, joined: Sequence[str], inviter_id: str | None, at: datetime
@@ -153,6 +175,7 @@ class RoomLifecycle:
                     s, room=room, member_ids=rooms_db.current_member_ids(s, room_id=room_id), at=at
                 )
             rooms_db.set_status(s, room=room, status=status, at=at)
+            room.missing_since = None
             self.active_rooms().discard(room_id)
             eventlog_db.log_event(s, kind=f"room_{status}", at=at, room_id=room_id, actor_id=remover_id)
         logger.info("room {} is now {}", room_id, status)

@@ -14,7 +14,7 @@ from typing import Any
 from loguru import logger
 from sqlalchemy.engine import Engine
 
-from bot.cli import campaign, privacy
+from bot.cli import campaign, privacy, status
 from bot.cli.common import ENGINES, CliError, date_arg, datetime_arg, open_engine, rules_for, settings_for
 from bot.core.clock import SystemClock, VirtualClock
 from bot.core.config import ConfigError, Settings
@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_roster_import)
     campaign.add_parser(sub)
     privacy.add_parser(sub, common)
+    status.add_parser(sub, common)
     return p
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import signal
 import socket
 from contextlib import suppress
+from pathlib import Path
+from typing import TextIO
 
 from loguru import logger
 from sqlalchemy.engine import Engine
@@ -14,6 +17,7 @@ from bot.app import App
 from bot.core.clock import SystemClock
 from bot.core.config import ConfigError, Settings
 from bot.runtime.coordinator import Coordinator
+from bot.runtime.heartbeat import Heartbeat
 from bot.transport.adapter import WechatyAdapter
 from bot.transport.guard import live_puppet
 
@@ -39,12 +43,37 @@ async def _flush_loop(app: App, interval: float) -> None:
             logger.exception("activity flush failed; counters kept for the next try")
 
 
+def single_instance_lock(engine: Engine) -> TextIO | None:
+    """On SQLite, hold an exclusive lock next to the database file for the life of the process.
+
+    SQLite has no leadership: a second `qingqun run` on the same file would restart the
+    gateway's puppet under the first and count messages twice or not at all. PostgreSQL
+    instances share a database by design (bot.runtime.leadership). Returns the open lock file.
+    """
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        return None
+    path = Path(f"{engine.url.database}.run.lock")
+    fh = path.open("a")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise ConfigError(
+            f"已有一个 qingqun run 在使用这个 SQLite 数据库（{engine.url.database}）；"
+            "SQLite 只能运行一个实例，多个实例请使用 PostgreSQL"
+        ) from None
+    return fh
+
+
 async def run_live(settings: Settings, engine: Engine) -> int:
     endpoint, token = settings.require_gateway()
+    lock = single_instance_lock(engine)
     check_reachable(endpoint)
     app = App(engine=engine, settings=settings, clock=SystemClock())
+    app.ctx.account.logged_out_since = app.clock.now()  # not logged in until the gateway says so
     # Outbox recovery, the scheduler and delivery run while this process leads (bot.runtime).
     coordinator = Coordinator(app.ctx)
+    heartbeat = Heartbeat(app.ctx, leading=lambda: coordinator.leading)
     adapter = WechatyAdapter(app, live_puppet(endpoint, token))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -54,6 +83,7 @@ async def run_live(settings: Settings, engine: Engine) -> int:
     tasks = [
         asyncio.create_task(_flush_loop(app, settings.flush_interval), name="flush"),
         asyncio.create_task(coordinator.run(adapter), name="leader"),
+        asyncio.create_task(heartbeat.run(), name="heartbeat"),
     ]
     logger.info("qingqun is running against {}", endpoint)
     stopper = asyncio.create_task(stop.wait())
@@ -75,4 +105,8 @@ async def run_live(settings: Settings, engine: Engine) -> int:
     logger.info("flushed {} message(s) of activity; stopping", written)
     with suppress(Exception):
         await asyncio.wait_for(adapter.stop(bot_task), timeout=3)
+    with suppress(Exception):
+        await asyncio.wait_for(asyncio.to_thread(heartbeat.forget), timeout=1)
+    if lock is not None:
+        lock.close()
     return 0 if stop.is_set() else 1

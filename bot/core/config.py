@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # stay logged out before status --check fails and the log says so (every hour at most).
     heartbeat_interval: float = Field(default=15.0, gt=0)
     logout_alert_after: int = Field(default=600, ge=1)
+    # A room missing from the room list at login is only "unconfirmed"; it counts as removed (the
+    # bot was taken out) once it is still missing this many seconds later, or on a leave event.
+    # A puppet still syncing can list no rooms at all for a while after login.
+    removal_grace: int = Field(default=600, ge=10)
     # Reconnecting to a gateway that went away: the delay doubles from 1 s up to this cap.
     reconnect_max_delay: float = Field(default=8.0, ge=1, le=20)
     work_start: str = "08:30"

@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from bot.core.clock import Clock
 from bot.core.config import Settings
+from bot.services.account import AccountState
 from bot.services.activity import ActivityRecorder
 from bot.services.outbox import Outbox
 from policies.rules import Rules, load_rules
@@ -36,6 +37,7 @@ class AppContext:
         self.recorder = ActivityRecorder(engine, settings.tz, settings.work_start, settings.work_end)
         self.outbox = Outbox(engine, clock, settings, seed=seed)
         self.bot_id: str | None = None
+        self.account = AccountState()
 
     @property
     def tz(self) -> ZoneInfo:

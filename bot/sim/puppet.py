@@ -93,6 +93,7 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         self._stopped = asyncio.Event()
         self._ids = itertools.count(1)
         self.login_user_id: str | None = None
+        self.syncing = False
 
     # ------------------------------------------------------------ world edits
 
@@ -236,6 +237,12 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         await self._stopped.wait()
 
     async def stop(self) -> None:
+        """Like PuppetService.stop(): the event stream ends and its listeners go."""
+        self._stopped.set()
+        self._emitter.remove_all_listeners()
+
+    def drop_connection(self) -> None:
+        """The gateway went away: the event stream ends (the world itself stays)."""
         self._stopped.set()
 
     def self_id(self) -> str:
@@ -254,6 +261,8 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         return ContactPayload(id=c.id, name=c.name, friend=c.friend)
 
     async def room_search(self, query: Any = None) -> list[str]:
+        if self.syncing:  # a puppet still syncing after login lists no rooms yet
+            return []
         return [r.id for r in self.rooms.values() if r.alive and self.bot_id in r.member_ids]
 
     async def room_list(self) -> list[str]:

@@ -11,6 +11,14 @@ Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream 
 * Room/Contact pools and the message-id set are process-global -> cleared per adapter.
 * `Room.ready(force_sync=True)` is a no-op -> we read fresh payloads from the puppet directly.
 * The plugin web server binds port 5000 by default -> port 0.
+* Wechaty.start() catches a lost gateway connection, sleeps a fixed 60 s and restarts; a stream
+  the gateway ends cleanly ends start() for good. And on a second login its plugin manager
+  starts its own APScheduler again ("Scheduler is already running"), which aborts the login
+  listener before ours runs: no backfill. -> We drive the connection ourselves (`_run`): connect,
+  listen, and on any end reconnect with a backoff capped at `reconnect_max_delay`; we register
+  no plugins, so the plugin manager's start (its scheduler, its web server) is skipped.
+* Its scan listener prints its own terminal QR code for every scan event -> ours
+  (bot.services.account.show_login_qr) prints, saves and logs it once per code.
 * Sending a file: `FileBox.to_json_str()` reads FileBox's own deprecated `mimeType` property,
   whose getter calls `logging.Logger.warn` (itself deprecated): every send logs three "mimeType
   will be deprecated" warnings and raises DeprecationWarning, which fails the send wherever
@@ -37,11 +45,13 @@ import wechaty_puppet.schemas.puppet as _puppet_schema
 if getattr(_puppet_schema.PuppetOptions, "__hash__", None) is None:
     _puppet_schema.PuppetOptions.__hash__ = object.__hash__
 
+import wechaty.wechaty as wechaty_module
 from loguru import logger
 from wechaty import Contact, Message, Room, Wechaty, WechatyOptions
 from wechaty.utils.async_helper import SingleIdContainer
 from wechaty_puppet import FileBox, Puppet, PuppetOptions
 from wechaty_puppet.file_box.type import FileBoxOptionsBase64, FileBoxType
+from wechaty_puppet.schemas.event import ScanStatus
 from wechaty_puppet.schemas.types import MessageType
 
 from bot.app import App
@@ -101,6 +111,20 @@ def _names_bot(text: str, names: list[str]) -> bool:
     return any(name and head.startswith("@" + normalize_command(name)) for name in names)
 
 
+async def _no_plugins() -> None:
+    """Stands in for Wechaty's plugin manager start: we have no plugins (see module doc)."""
+
+
+def _no_terminal_qr(*_: Any, **__: Any) -> None:
+    """Stands in for python-wechaty's own terminal QR code: ours shows it (see module doc)."""
+
+
+wechaty_module.qr_terminal = _no_terminal_qr
+
+# Scan statuses (wechaty_puppet.schemas.event.ScanStatus) that carry a code to show.
+_SHOW_QR = {ScanStatus.Waiting.value, ScanStatus.Timeout.value}
+
+
 class WechatyAdapter:
     """Binds one Wechaty instance to the App. Also the outbox's Transport."""
 
@@ -111,10 +135,14 @@ class WechatyAdapter:
         Contact._pool.clear()
         SingleIdContainer._instance = None
         self.bot = Wechaty(WechatyOptions(puppet=puppet, puppet_options=PuppetOptions(), port=0))
+        self.bot._plugin_manager.start = _no_plugins
         self.logged_in = asyncio.Event()
+        self._rechecks: asyncio.Task[None] | None = None
         self._bot_names: list[str] = [app.settings.bot_name]
         for name, handler in (
             ("login", self._on_login),
+            ("logout", self._on_logout),
+            ("scan", self._on_scan),
             ("message", self._on_message),
             ("room-join", self._on_room_join),
             ("room-leave", self._on_room_leave),
@@ -122,12 +150,12 @@ class WechatyAdapter:
         ):
             self.bot.on(name, self._guard(name, handler))
 
-    @staticmethod
-    def _guard(name: str, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """One failing handler must never stop the bot."""
+    def _guard(self, name: str, handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """One failing handler must never stop the bot; every event shows the gateway is there."""
 
         async def run(*args: Any) -> None:
             try:
+                self.app.ctx.account.event(self.app.clock.now())
                 await handler(*args)
             except Exception:
                 logger.exception("handler for {} failed; the bot keeps going", name)
@@ -172,11 +200,22 @@ class WechatyAdapter:
                 self.app.note_contacts([info])
 
     async def _on_login(self, contact: Contact) -> None:
+        """Every login, the first or after a reconnect or a new scan, runs the whole path."""
         self.app.bot_id = contact.contact_id
         me = await self.contact_info(contact.contact_id)
         if me is not None and me.name:
             self._bot_names = list(dict.fromkeys([me.name, self.app.settings.bot_name]))
-        logger.info("logged in as {}", contact.contact_id)
+        again = self.app.logged_in(contact.contact_id, self.app.clock.now())
+        await self.check_rooms(greet_new=again)
+        self.logged_in.set()
+        # A puppet still syncing may list too few rooms: look again once the grace has passed,
+        # then every hour, so a room left while we were away is confirmed as removed.
+        if self._rechecks is not None:
+            self._rechecks.cancel()
+        self._rechecks = asyncio.create_task(self._recheck_rooms(), name="room-rechecks")
+
+    async def check_rooms(self, *, greet_new: bool = True) -> None:
+        """Read the room list and members afresh and reconcile the stored rooms with them."""
         # Some puppets list every room they know; only rooms the bot is in are enrolled.
         room_ids = await self.puppet.room_search()
         snaps = []
@@ -184,14 +223,34 @@ class WechatyAdapter:
             try:
                 snap = await self.snapshot(room_id)
             except Exception:
-                logger.exception("could not load room {} at login", room_id)
+                logger.exception("could not load room {} from the room list", room_id)
                 continue
             if snap is not None and snap.bot_present:
                 snaps.append(snap)
-        self.app.backfill(snaps, self.app.clock.now())
+        self.app.backfill(snaps, self.app.clock.now(), greet_new=greet_new)
         for snap in snaps:
             await self._note_owner(snap)
-        self.logged_in.set()
+
+    async def _recheck_rooms(self) -> None:
+        delay = float(self.app.settings.removal_grace) + 1
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.check_rooms()
+            except Exception:
+                logger.exception("room list check failed; trying again later")
+            delay = 3600.0
+
+    async def _on_logout(self, contact: Contact, *_: Any) -> None:
+        self.logged_in.clear()
+        if self._rechecks is not None:
+            self._rechecks.cancel()
+        self.app.logged_out(self.app.clock.now())
+
+    async def _on_scan(self, qr_code: str, status: Any, data: Any = None) -> None:
+        # python-wechaty hands the ScanStatus enum; its value is the wire number.
+        if qr_code and getattr(status, "value", status) in _SHOW_QR:
+            await self.app.login_qr(qr_code, self.app.clock.now())
 
     async def _on_room_join(
         self, room: Room, invitees: list[Contact], inviter: Contact, date: datetime
@@ -290,15 +349,50 @@ class WechatyAdapter:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> asyncio.Task[None]:
-        """Start Wechaty as a task; the caller cancels it (bot.stop() alone leaves it retrying)."""
-        return asyncio.create_task(self.bot.start(), name="wechaty")
+        """Connect as a task that reconnects by itself; the caller cancels it to stop."""
+        return asyncio.create_task(self._run(), name="wechaty")
 
-    async def stop(self, task: asyncio.Task[None]) -> None:
-        task.cancel()
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = 1.0
+        cap = self.app.settings.reconnect_max_delay
+        while True:
+            began = loop.time()
+            try:
+                await self._connect_once()
+                why = "the gateway ended the event stream"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                why = f"{type(exc).__name__}"
+            self.logged_in.clear()
+            self.app.disconnected()
+            if self._rechecks is not None:
+                self._rechecks.cancel()
+            await self._close_puppet()
+            if loop.time() - began > 60:
+                delay = 1.0  # it was up for a while: this is a new outage
+            logger.warning("gateway connection lost ({}); reconnecting in {:.0f} s", why, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, cap)
+
+    async def _connect_once(self) -> None:
+        """What Wechaty.start() does, without its catch-all and its fixed 60 s retry."""
+        await self.bot.init_puppet()
+        await self.bot.init_puppet_event_bridge(self.puppet)
+        await self.puppet.start()  # returns when the event stream ends
+
+    async def _close_puppet(self) -> None:
         try:
             await asyncio.wait_for(self.puppet.stop(), timeout=2)
         except Exception:
             logger.info("puppet stop did not finish cleanly")
+
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        if self._rechecks is not None:
+            self._rechecks.cancel()
+        await self._close_puppet()
         try:
             await task
         except (asyncio.CancelledError, Exception):

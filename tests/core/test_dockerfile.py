@@ -61,3 +61,10 @@ def test_the_image_context_builds_a_complete_wheel(tmp_path: Path) -> None:
         assert needed in names, needed
     versions = {p.name for p in (ROOT / "storage/migrations/versions").glob("*.py")}
     assert {n.rsplit("/", 1)[-1] for n in names if "/migrations/versions/" in n} >= versions
+
+
+def test_the_image_health_check_is_qingqun_status_check() -> None:
+    lines = [line for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines()
+             if line.startswith("HEALTHCHECK")]  # fmt: skip
+    assert len(lines) == 1
+    assert lines[0].endswith('CMD ["qingqun", "status", "--check"]')

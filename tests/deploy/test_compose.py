@@ -198,24 +198,36 @@ def test_the_roster_example_imports() -> None:
 
 def _health(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     test = SERVICES["qingqun"]["healthcheck"]["test"]
-    assert test[:2] == ["CMD", "python"]
+    assert test[:2] == ["CMD", "qingqun"]
     return subprocess.run(
-        [sys.executable, *test[2:]], env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
-        check=False,
+        [sys.executable, "-m", "bot.cli", *test[2:]], env={**os.environ, **env}, capture_output=True,
+        text=True, timeout=120, check=False,
     )
 
 
-@pytest.mark.parametrize("state", ["ready", "missing"])
+@pytest.mark.parametrize("state", ["running", "stopped", "missing"])
 def test_qingqun_health_check_runs_and_creates_nothing(tmp_path: Path, state: str) -> None:
+    """The health check is `qingqun status --check`: healthy with a fresh heartbeat of a logged-in
+    instance; not with none; and a missing database is an error that creates nothing."""
     db = tmp_path / "q.db"
-    if state == "ready":
-        from storage.db import make_engine
+    if state != "missing":
+        from datetime import UTC, datetime
+
+        from storage import instances as instances_db
+        from storage.db import make_engine, session_scope
         from storage.migrate import upgrade
+        from storage.models import Instance
 
         engine = make_engine(f"sqlite:///{db}")
         upgrade(engine)
+        if state == "running":
+            now = datetime.now(UTC)
+            with session_scope(engine) as s:
+                instances_db.upsert_instance(
+                    s, row=Instance(id="i", account="wxid_bot", logged_in=True, updated_at=now, started_at=now)
+                )
         engine.dispose()
     proc = _health({"QINGQUN_DATABASE_URL": f"sqlite:///{db}", "QINGQUN_DATA_DIR": str(tmp_path / "data")})
-    assert (proc.returncode == 0) == (state == "ready"), proc.stderr
-    assert db.exists() == (state == "ready")
+    assert (proc.returncode == 0) == (state == "running"), proc.stderr
+    assert db.exists() == (state != "missing")
     assert not (tmp_path / "data").exists()

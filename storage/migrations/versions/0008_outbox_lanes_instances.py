@@ -1,4 +1,5 @@
-"""Outbox lanes (replies at any hour, pushes in working time) and instance heartbeats
+"""Outbox lanes (replies at any hour, pushes in working time), instance heartbeats, and rooms
+missing from a login's room list (unconfirmed until a later check)
 
 Revision ID: 0008
 Revises: 0007
@@ -18,6 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("room") as batch:
+        batch.add_column(sa.Column("missing_since", UTCDateTime(), nullable=True))
     with op.batch_alter_table("outbox") as batch:
         # Rows queued before lanes existed keep the old rule (working time): "push".
         batch.add_column(sa.Column("lane", sa.String(), nullable=False, server_default="push"))
@@ -45,3 +48,5 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox") as batch:
         batch.drop_index("ix_outbox_lane_due")
         batch.drop_column("lane")
+    with op.batch_alter_table("room") as batch:
+        batch.drop_column("missing_since")
