@@ -223,9 +223,8 @@ def test_qingqun_health_check_runs_and_creates_nothing(tmp_path: Path, state: st
         if state == "running":
             now = datetime.now(UTC)
             with session_scope(engine) as s:
-                instances_db.upsert_instance(
-                    s, row=Instance(id="i", account="wxid_bot", logged_in=True, updated_at=now, started_at=now)
-                )
+                row = Instance(id="i", account="wxid_bot", logged_in=True, updated_at=now, started_at=now)
+                instances_db.upsert_instance(s, row=row)
         engine.dispose()
     proc = _health({"QINGQUN_DATABASE_URL": f"sqlite:///{db}", "QINGQUN_DATA_DIR": str(tmp_path / "data")})
     assert (proc.returncode == 0) == (state == "running"), proc.stderr

@@ -128,7 +128,9 @@ async def test_a_room_still_missing_after_the_grace_counts_as_removed(live: Live
     assert live.events("missing_confirmed") == 1
 
 
-async def test_a_scan_shows_the_login_qr_once_per_code(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_a_scan_shows_the_login_qr_once_per_code(
+    live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = "https://login.weixin.qq.com/l/qingqun-test"
     for _ in range(2):  # the same code again: shown once
         live.adapter.bot.emit("scan", url, ScanStatus.Waiting, None)
