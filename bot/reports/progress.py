@@ -34,8 +34,8 @@ def rate_text(cov: CampaignCoverage) -> str:
     f, target = cov.figures, cov.campaign.target_pct
     pct = f.reduction_pct
     if pct is None:
-        return f"基线 0 个群，现有 {f.active} 个，暂无清理率"
-    text = f"清理率 {_pct(pct)}（基线 {f.baseline} 个群，现有 {f.active} 个）"
+        return f"基准 0 个群，现有 {f.active} 个，暂无清理率"
+    text = f"清理率 {_pct(pct)}（基准 {f.baseline} 个群，现有 {f.active} 个）"
     if target is None:
         return text + "，未设目标"
     if pct >= target:

@@ -48,6 +48,7 @@ ASKS = [  # (day, who): `进度` in private
     ("2026-11-19", "zhang"),  # not a supervisor
     ("2026-11-19", "m1"),  # not a supervisor either, with the alias
 ]
+SUN_W47 = "黑龙潭镇清理进度2026-W47.png"
 DIGEST_FRIDAYS = ["2026-10-16", "2026-10-23", "2026-10-30", "2026-11-06", "2026-11-13", "2026-11-20"]
 
 
@@ -129,14 +130,15 @@ def test_progress_command(sim: Sim) -> None:
     replies = {who: _progress_replies(sim.sent, who) for who in ("shuji", "sun", "xp", "zhang", "m1")}
     shuji = (
         "郾城区及下辖单位专项行动进度（2026-11-19）：\n"
-        "专项行动「2026冬季清理」：清理率 11.11%（基线 9 个群，现有 8 个），目标 40%，还差 28.89 个百分点；"
-        "截止 2026-12-31，还有 42 天；进度最慢：新店镇 0.00%、郾城区 0.00%、黑龙潭镇 20.00%；回头看发现问题 6 个。"
+        "专项行动「2026冬季清理」：清理率 11.11%（基准 9 个群，现有 8 个），目标 40%，还差 28.89 个百分点；"
+        "截止 2026-12-31，还有 42 天；进度最慢：新店镇 0.00%、郾城区 0.00%、黑龙潭镇 20.00%；"
+        "回头看发现问题 6 个。"
     )
     assert replies["shuji"] == ["目前没有覆盖郾城区的专项行动。", shuji]
     assert len(shuji) <= 300
     assert replies["sun"] == [
         "黑龙潭镇及下辖单位专项行动进度（2026-11-19）：\n"
-        "专项行动「2026冬季清理」：清理率 20.00%（基线 5 个群，现有 4 个），目标 40%，还差 20.00 个百分点；"
+        "专项行动「2026冬季清理」：清理率 20.00%（基准 5 个群，现有 4 个），目标 40%，还差 20.00 个百分点；"
         "截止 2026-12-31，还有 42 天；进度最慢：黑龙潭村 0.00%、黑龙潭镇 25.00%；回头看发现问题 3 个。"
     ]
     assert replies["xp"] == ["目前没有覆盖西平县的专项行动。"]
@@ -146,7 +148,10 @@ def test_progress_command(sim: Sim) -> None:
     engine = make_engine(sim.db)
     try:
         with session_scope(engine) as s:
-            log = [(r.sender_id, r.command, json.loads(r.args), r.outcome, r.reason) for r in approvals_db.command_log(s)]
+            log = [
+                (r.sender_id, r.command, json.loads(r.args), r.outcome, r.reason)
+                for r in approvals_db.command_log(s)
+            ]
     finally:
         engine.dispose()
     progress = [entry for entry in log if entry[1] == "progress"]
@@ -194,8 +199,9 @@ def test_digest_campaign_section_and_chart(sim: Sim, tmp_path: Path) -> None:
     [last] = [i for i in _digests(sent, "shuji") if sent[i]["at"].startswith("2026-11-20")]
     text = sent[last]["text"]
     assert (
-        "专项行动「2026冬季清理」：清理率 11.11%（基线 9 个群，现有 8 个），目标 40%，还差 28.89 个百分点；"
-        "截止 2026-12-31，还有 41 天；进度最慢：新店镇 0.00%、郾城区 0.00%、黑龙潭镇 20.00%；回头看发现问题 6 个。"
+        "专项行动「2026冬季清理」：清理率 11.11%（基准 9 个群，现有 8 个），目标 40%，还差 28.89 个百分点；"
+        "截止 2026-12-31，还有 41 天；进度最慢：新店镇 0.00%、郾城区 0.00%、黑龙潭镇 20.00%；"
+        "回头看发现问题 6 个。"
     ) in text
     for i in _digests(sent, "xp"):
         assert "专项行动" not in sent[i]["text"]
@@ -212,23 +218,27 @@ def _chart_is_the_weekly_status_and_a_rerun_queues_nothing(sim: Sim, tmp_path: P
             rows = outbox_db.outbox_rows(s)
             before = [(r.dedupe_key, r.status) for r in rows]
             [row] = [r for r in rows if r.dedupe_key == "contact:sun|supervisor_chart|2026-W47"]
-            assert (row.status, row.file_name, row.file_data) == ("sent", "黑龙潭镇清理进度2026-W47.png", None)
+            # Sent: the bytes are dropped from the outbox, the record stays.
+            assert (row.status, row.file_name, row.file_data) == ("sent", SUN_W47, None)
         assert digest_jobs.supervisor_digest_job(app.ctx, now) == 0
         assert digest_jobs.supervisor_digest_job(app.ctx, now, force=True) == 0
         with session_scope(engine) as s:
             assert [(r.dedupe_key, r.status) for r in outbox_db.outbox_rows(s)] == before
         # The picture is the campaign's status, asked for each week's day, rooted at 黑龙潭镇.
         days = trend_days(date(2026, 10, 12), date(2026, 11, 20))
-        assert days == [date(2026, 10, 12), *(date(2026, m, d) for m, d in ((10, 18), (10, 25), (11, 1), (11, 8), (11, 15), (11, 20)))]
+        ends = ((10, 18), (10, 25), (11, 1), (11, 8), (11, 15), (11, 20))
+        assert days == [date(2026, 10, 12), *(date(2026, m, d) for m, d in ends)]
         statuses = [
-            campaign_status(engine, name=NAME, at=d, now=now, rules=app.ctx.rules, tz=settings.tz, unit="黑龙潭镇")
+            campaign_status(
+                engine, name=NAME, at=d, now=now, rules=app.ctx.rules, tz=settings.tz, unit="黑龙潭镇"
+            )
             for d in days
         ]
         chart = trend_chart("黑龙潭镇", statuses)
         assert [s.unit for s in chart.units] == ["黑龙潭村", "黑龙潭镇"]
-        assert chart.baseline == 5 and chart.target_pct == 40.0
+        assert (chart.baseline, chart.target_pct) == (5, 40.0)
         assert [s.active for s in chart.units] == [(1, 1, 1, 1, 1, 1, 1), (4, 4, 2, 2, 3, 3, 3)]
-        png = sim.files[("sun", "黑龙潭镇清理进度2026-W47.png")]
+        png = sim.files[("sun", SUN_W47)]
         assert png.startswith(b"\x89PNG")
         assert png == png_bytes(trend_figure(chart))
     finally:
