@@ -22,6 +22,7 @@ from bot.app import App
 from bot.core.clock import VirtualClock
 from bot.core.config import load_settings
 from bot.digests import jobs as digest_jobs
+from bot.digests.preview import preview
 from bot.reports.charts import png_bytes, trend_figure
 from bot.reports.progress import trend_chart, trend_days
 from bot.services.campaigns import campaign_status, start_campaign
@@ -39,6 +40,7 @@ NAME = "2026冬季清理"
 TZ = "+08:00"
 SUPERVISORS = [
     {"id": "sun", "name": "孙镇长", "unit": "黑龙潭镇", "role": "supervisor"},
+    {"id": "gu", "name": "顾督导", "role": "supervisor"},  # no unit in the roster
 ]
 ASKS = [  # (day, who): `进度` in private
     ("2026-10-09", "shuji"),  # before the campaign
@@ -47,6 +49,7 @@ ASKS = [  # (day, who): `进度` in private
     ("2026-11-19", "xp"),  # 西平县: outside the scope
     ("2026-11-19", "zhang"),  # not a supervisor
     ("2026-11-19", "m1"),  # not a supervisor either, with the alias
+    ("2026-11-19", "gu"),
 ]
 SUN_W47 = "黑龙潭镇清理进度2026-W47.png"
 DIGEST_FRIDAYS = ["2026-10-16", "2026-10-23", "2026-10-30", "2026-11-06", "2026-11-13", "2026-11-20"]
@@ -127,7 +130,7 @@ def _progress_replies(sent: list[dict[str, Any]], who: str) -> list[str]:
 
 
 def test_progress_command(sim: Sim) -> None:
-    replies = {who: _progress_replies(sim.sent, who) for who in ("shuji", "sun", "xp", "zhang", "m1")}
+    replies = {who: _progress_replies(sim.sent, who) for who in ("shuji", "sun", "xp", "zhang", "m1", "gu")}
     shuji = (
         "郾城区及下辖单位专项行动进度（2026-11-19）：\n"
         "专项行动「2026冬季清理」：清理率 11.11%（基准 9 个群，现有 8 个），目标 40%，还差 28.89 个百分点；"
@@ -142,6 +145,7 @@ def test_progress_command(sim: Sim) -> None:
         "截止 2026-12-31，还有 42 天；进度最慢：黑龙潭村 0.00%、黑龙潭镇 25.00%；回头看发现问题 3 个。"
     ]
     assert replies["xp"] == ["目前没有覆盖西平县的专项行动。"]
+    assert replies["gu"] == ["名册里没有你的单位，无法查看进度。请联系管理员在名册中补上单位。"]
     for who in ("zhang", "m1"):
         [refusal] = replies[who]
         assert refusal.startswith("抱歉，“进度”仅限督导使用，请联系"), refusal
@@ -162,6 +166,7 @@ def test_progress_command(sim: Sim) -> None:
         ("xp", "progress", {"campaigns": 0}, "ok", ""),
         ("zhang", "progress", {}, "refused", "not_supervisor"),
         ("m1", "progress", {}, "refused", "not_supervisor"),
+        ("gu", "progress", {}, "refused", "no_unit"),
     ]
 
 
@@ -224,6 +229,10 @@ def _chart_is_the_weekly_status_and_a_rerun_queues_nothing(sim: Sim, tmp_path: P
         assert digest_jobs.supervisor_digest_job(app.ctx, now, force=True) == 0
         with session_scope(engine) as s:
             assert [(r.dedupe_key, r.status) for r in outbox_db.outbox_rows(s)] == before
+        # `qingqun digest preview` shows the same section.
+        [previewed] = preview(app.ctx, now, supervisor="sun")
+        [digest] = [i for i in _digests(sim.sent, "sun") if sim.sent[i]["at"].startswith("2026-11-20")]
+        assert previewed.text == sim.sent[digest]["text"]
         # The picture is the campaign's status, asked for each week's day, rooted at 黑龙潭镇.
         days = trend_days(date(2026, 10, 12), date(2026, 11, 20))
         ends = ((10, 18), (10, 25), (11, 1), (11, 8), (11, 15), (11, 20))
