@@ -122,6 +122,11 @@ REGISTRY = CommandTable((
         supervisor.summary,
     ),
     CommandSpec(
+        "progress", w.PROGRESS, ("清理进度", "专项进度"), "private", "supervisor",
+        w.PROGRESS, w.PROGRESS, "覆盖本单位的专项行动进度（清理率、截止日期、最慢单位、回头看问题数）",
+        supervisor.progress,
+    ),
+    CommandSpec(
         "help", w.HELP, ("help", "?", "菜单", "指令"), "any", "anyone",
         f"{w.HELP} [指令]", w.HELP_EXAMPLE, "查看可用指令或某条指令的说明",
         _help,

@@ -1,4 +1,4 @@
-"""Commands a supervisor sends privately: pending requests, approve, reject, summary."""
+"""Commands a supervisor sends privately: pending requests, approve, reject, summary, progress."""
 
 from __future__ import annotations
 
@@ -29,10 +29,13 @@ from bot.core.wording import (
     APPROVE_EXAMPLE,
     KIND_CN,
     PENDING_EXAMPLE,
+    PROGRESS,
     REJECT_EXAMPLE,
     REQUEST_STATUS_CN,
     label_cn,
 )
+from bot.reports.progress import progress_text
+from bot.services.campaigns import campaigns_covering
 from policies.model import should_go
 from storage import approvals as approvals_db
 from storage import directory as directory_db
@@ -169,3 +172,19 @@ def summary(ctx: Ctx, args: list[str]) -> Reply:
         + f"；待审批 {len(pending)} 件；已报解散待确认 {claimed} 个。"
     )
     return Reply(clip(text), args={"groups": len(rows), "flagged": len(flagged), "pending": len(pending)})
+
+
+def progress(ctx: Ctx, args: list[str]) -> Reply:
+    """The campaigns whose scope covers the supervisor's unit, with that unit's subtree's figures."""
+    me = directory_db.get_contact(ctx.session, contact_id=ctx.talker)
+    unit = me.unit if me else None
+    if not unit:
+        raise Refusal("no_unit", f"名册里没有你的单位，无法查看{PROGRESS}。请联系管理员在名册中补上单位。")
+    covering = campaigns_covering(
+        ctx.services.engine, unit=unit, at=ctx.today, now=ctx.now, rules=ctx.services.rules, tz=ctx.tz
+    )
+    if not covering:
+        return Reply(f"目前没有覆盖{unit}的专项行动。", args={"campaigns": 0})
+    lines = [f"{unit}及下辖单位专项行动进度（{ctx.today.isoformat()}）："]
+    lines += [progress_text(c, ctx.today) for c in covering]
+    return Reply(clip("\n".join(lines)), args={"campaigns": len(covering)})

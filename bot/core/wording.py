@@ -60,6 +60,7 @@ PENDING = "待审批"
 APPROVE = "批准"
 REJECT = "驳回"
 SUMMARY = "汇总"
+PROGRESS = "进度"
 HELP = "帮助"
 
 # A relative date the date parser always accepts, whatever today is (never in the past).
@@ -74,6 +75,10 @@ PENDING_EXAMPLE = f"{PENDING} 2"
 APPROVE_EXAMPLE = f"{APPROVE} 12"
 REJECT_EXAMPLE = f"{REJECT} 12 不符合常设群条件"
 HELP_EXAMPLE = f"{HELP} {REGISTER}"
+
+# The weekly trend chart a covered supervisor gets after the digest (a picture and its file name).
+CAMPAIGN_CHART_TITLE = "{campaign}：{unit}及下辖单位在用工作群（每周）"
+CAMPAIGN_CHART_FILE = "{unit}清理进度{period}.png"
 
 OWNER_FOOTER = (
     f'回复"{EXTEND} …""{RETAIN} … 理由"或解散后回复"{CLAIM_DISSOLVED} …"'

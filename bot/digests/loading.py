@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -15,7 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from bot.digests.calendar import week_start
+from bot.reports.progress import trend_days
 from bot.services.audit import AuditRow, as_of, run_audit
+from bot.services.campaigns import CampaignCoverage, CampaignStatus, campaign_trend, campaigns_covering
 from policies.model import Burden
 from policies.rules import Rules
 from storage import approvals as approvals_db
@@ -91,3 +94,32 @@ def _detail(raw: str) -> dict[str, str]:
 def _subjects(raw: str) -> list[str]:
     value = json.loads(raw or "[]")
     return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def load_campaigns(
+    engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo, units: Iterable[str]
+) -> dict[str, list[CampaignCoverage]]:
+    """For each unit a campaign covers: those campaigns, with the unit's subtree's figures today."""
+    today = now.astimezone(tz).date()
+    out: dict[str, list[CampaignCoverage]] = {}
+    for unit in sorted(set(units)):
+        found = campaigns_covering(engine, unit=unit, at=today, now=now, rules=rules, tz=tz)
+        if found:
+            out[unit] = found
+    return out
+
+
+def load_trends(
+    engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo, charted: dict[str, CampaignCoverage]
+) -> dict[str, list[CampaignStatus]]:
+    """Each unit's figures for its charted campaign on the baseline day and at each week's end
+    since, up to today (the days of `trend_days`); one evaluation per campaign and day."""
+    by_campaign: dict[str, list[str]] = defaultdict(list)
+    for unit, cov in charted.items():
+        by_campaign[cov.campaign.name].append(unit)
+    out: dict[str, list[CampaignStatus]] = {}
+    for name, units in by_campaign.items():
+        cov = charted[units[0]]
+        days = trend_days(cov.campaign.baseline_date, cov.at)
+        out.update(campaign_trend(engine, name=name, units=units, days=days, now=now, rules=rules, tz=tz))
+    return out

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from bot.core.domain import OutgoingMessage
-from bot.digests.loading import load_world
+from bot.digests.loading import load_campaigns, load_world
 from bot.digests.owner import owner_digests
 from bot.digests.supervisor import supervisor_digest, supervisors
 from bot.services.context import AppContext
@@ -27,7 +27,11 @@ def preview(
         out += [d.message for d in owner_digests(world, only=owner)]
     if owner is None:
         sids = [supervisor] if supervisor else supervisors(world)
-        out += [m for m in (supervisor_digest(world, s) for s in sids) if m is not None]
+        units = {s: c.unit for s in sids if (c := world.contacts.get(s)) is not None and c.unit}
+        tz = services.settings.tz
+        coverage = load_campaigns(services.engine, services.rules, now, tz, units.values())
+        msgs = (supervisor_digest(world, s, coverage.get(units.get(s, ""), ())) for s in sids)
+        out += [m for m in msgs if m is not None]
     return out
 
 

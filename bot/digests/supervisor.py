@@ -4,7 +4,7 @@ and every unit below it. Composed from a `World`, pure (no I/O)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,7 +13,9 @@ from bot.core.wording import LABEL_CN, SUPERVISOR_FOOTER, label_cn
 from bot.digests.calendar import calendar_gap, iso_week, month_day, week_start
 from bot.digests.loading import World
 from bot.digests.owner import actionable
+from bot.reports.progress import progress_text
 from bot.services.audit import AuditRow
+from bot.services.campaigns import CampaignCoverage
 from policies.model import should_go
 
 OVERDUE = frozenset({"temporary_expired", "phase_expired", "suspected_phase_expired"})
@@ -70,7 +72,14 @@ def escalations(world: World, rows: Iterable[AuditRow]) -> list[AuditRow]:
     return out
 
 
-def supervisor_digest(world: World, supervisor: str) -> OutgoingMessage | None:
+def digest_key(supervisor: str, period: str) -> str:
+    return f"contact:{supervisor}|supervisor_digest|{period}"
+
+
+def supervisor_digest(
+    world: World, supervisor: str, campaigns: Sequence[CampaignCoverage] = ()
+) -> OutgoingMessage | None:
+    """The week's digest; `campaigns` are those covering the supervisor's unit, with its figures."""
     contact = world.contacts.get(supervisor)
     if contact is None or not contact.unit:
         return None
@@ -92,6 +101,8 @@ def supervisor_digest(world: World, supervisor: str) -> OutgoingMessage | None:
     add(f"本周已解散 {fig.dissolved_week} 个，机器人被移出 {fig.removed_week} 个。")
     if fig.pending:
         add(f"待审批申请 {fig.pending} 件。")
+    for cov in campaigns:
+        add(progress_text(cov, world.today))
     overdue: Counter[str] = Counter()
     for r in rows:
         if r.room.owner_id and any(lb.code in OVERDUE for lb in actionable(r)):
@@ -149,7 +160,7 @@ def supervisor_digest(world: World, supervisor: str) -> OutgoingMessage | None:
     body = [header] + [f"{i}. {line}" for i, line in enumerate(lines, 1)]
     body.append(SUPERVISOR_FOOTER)
     return OutgoingMessage(
-        dedupe_key=f"contact:{supervisor}|supervisor_digest|{period}",
+        dedupe_key=digest_key(supervisor, period),
         text="\n".join(body),
         kind="supervisor_digest",
         period=period,

@@ -8,7 +8,7 @@ the baseline is frozen when the campaign starts and never read from the rooms ag
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -298,10 +298,22 @@ def campaign_status(
     now: datetime,
     rules: Rules,
     tz: ZoneInfo | None = None,
+    unit: str | None = None,
 ) -> CampaignStatus:
-    """The campaign's figures at the end of day `at` (default today), by direct sub-unit."""
+    """The campaign's figures at the end of day `at` (default today), by direct sub-unit.
+
+    `unit` (a unit inside the scope; default the scope itself) roots the figures there: its
+    direct sub-units and its whole subtree as the total, as a supervisor of that unit sees them.
+    """
     ev = _load(engine, name=name, at=at, now=now, rules=rules, tz=_tz(rules, tz))
-    units, total = _figures(ev, ev.campaign.scope)
+    return _status(ev, unit or ev.campaign.scope)
+
+
+def _status(ev: _Evaluation, unit: str) -> CampaignStatus:
+    if unit not in subtree(ev.parents, ev.campaign.scope):
+        c = ev.campaign
+        raise CampaignError(f"单位“{unit}”不在专项行动“{c.name}”的范围（{c.scope}）内")
+    units, total = _figures(ev, unit)
     return CampaignStatus(ev.campaign, ev.day, units, total)
 
 
@@ -361,4 +373,28 @@ def campaigns_covering(
                 findings=len(_findings(ev, unit)),
             )
         )
+    return out
+
+
+def campaign_trend(
+    engine: Engine,
+    *,
+    name: str,
+    units: Sequence[str],
+    days: Sequence[date],
+    now: datetime,
+    rules: Rules,
+    tz: ZoneInfo | None = None,
+) -> dict[str, list[CampaignStatus]]:
+    """For each of `units`, its `campaign_status` (rooted at it) on each of `days`.
+
+    The same figures as calling `campaign_status(unit=…, at=day)` for each pair, with the
+    campaign evaluated once per day however many units ask (the weekly digest's charts).
+    """
+    tz = _tz(rules, tz)
+    out: dict[str, list[CampaignStatus]] = {u: [] for u in units}
+    for day in days:
+        ev = _load(engine, name=name, at=day, now=now, rules=rules, tz=tz)
+        for unit in units:
+            out[unit].append(_status(ev, unit))
     return out
