@@ -357,15 +357,16 @@ def behind(rows: Iterable[UnitFigures], limit: int = 3) -> list[UnitFigures]:
 OUTCOMES: tuple[str, ...] = ("kept", "pending", "merged", "dissolved", "removed")
 
 
-def group_outcome(status: str, *, merged: bool, labels: Collection[str]) -> str:
+def group_outcome(status: str, *, merged: bool, labels: Collection[str], awaiting: bool = False) -> str:
     """What became of a baseline or new group by the campaign's moment, for the 清理统计表.
 
     `merged`: disbanded into a surviving duplicate (`best_twins`). A group still in use is
-    `pending` while the audit still labels it (something is left to do), `kept` otherwise;
-    a group the bot was removed from is `removed`, since it lives on out of sight.
+    `pending` while the audit still labels it or a request about it awaits its supervisor
+    (`awaiting`): something is left to do; `kept` otherwise. A group the bot was removed from
+    is `removed`, since it lives on out of sight.
     """
     if status == "dissolved":
         return "merged" if merged else "dissolved"
     if status == "removed":
         return "removed"
-    return "pending" if labels else "kept"
+    return "pending" if labels or awaiting else "kept"

@@ -339,20 +339,18 @@ def reduction_chart(st: CampaignStatus) -> charts.ReductionChart:
     )
 
 
-def burden_chart(
-    detail: CampaignDetail, names: Mapping[str, str], bot_ids: Iterable[str] = ()
-) -> charts.BurdenChart:
-    """How many of the scope's existing groups each person is in (the bot itself left out)."""
-    skip = set(bot_ids)
+def burden_chart(detail: CampaignDetail, names: Mapping[str, str]) -> charts.BurdenChart:
+    """How many of the scope's existing groups each person is in."""
     counts: Counter[str] = Counter()
     for r in detail.existing:
-        counts.update(set(r.facts.member_ids) - skip)
+        counts.update(set(r.facts.member_ids))
     people = tuple(charts.PersonGroups(names[cid], n) for cid, n in counts.items() if names.get(cid))
     unnamed = tuple(n for cid, n in counts.items() if not names.get(cid))
     st = detail.status
-    return charts.BurdenChart(
-        f"{st.campaign.scope}人均所在现有工作群（截至 {st.at:%Y-%m-%d}）", people, unnamed
-    )
+    # Only people in several groups are named: a list of people in one group each says nothing.
+    heavy = sum(p.groups >= 2 for p in people)
+    title = f"{st.campaign.scope}人均所在现有工作群（截至 {st.at:%Y-%m-%d}）"
+    return charts.BurdenChart(title, people, unnamed, named=min(5, heavy))
 
 
 def label_chart(detail: CampaignDetail) -> charts.LabelChart:
@@ -384,7 +382,6 @@ def write_report(
     out: Path,
     tz: ZoneInfo,
     names: Mapping[str, str],
-    bot_ids: Iterable[str] = (),
 ) -> CampaignReport:
     """Write DIR/<campaign>.xlsx, the four charts and DIR/index.html; what was written.
 
@@ -415,7 +412,7 @@ def write_report(
         ("reduction", "各单位清理率对比目标",
          lambda: charts.reduction(reduction_chart(st), out / CHART_FILES["reduction"])),
         ("burden", "每人所在现有工作群数",
-         lambda: charts.burden(burden_chart(detail, names, bot_ids), out / CHART_FILES["burden"])),
+         lambda: charts.burden(burden_chart(detail, names), out / CHART_FILES["burden"])),
         ("labels", "现有工作群标签分布",
          lambda: charts.labels(label_chart(detail), out / CHART_FILES["labels"])),
     ]  # fmt: skip
@@ -445,7 +442,6 @@ def campaign_report(
     now: datetime,
     rules: Rules,
     out: Path,
-    bot_ids: Iterable[str] = (),
 ) -> CampaignReport:
     """Evaluate the campaign at the end of day `at` (default today) and write its report into `out`.
 
@@ -459,4 +455,4 @@ def campaign_report(
         else campaign_status(engine, name=name, at=day, now=now, rules=rules)
         for day in week_ends(c.baseline_date, detail.status.at)
     ]
-    return write_report(detail, weekly, out, rules.tz, contact_names(engine), bot_ids)
+    return write_report(detail, weekly, out, rules.tz, contact_names(engine))

@@ -451,7 +451,12 @@ def campaign_detail(
             row=row,
             topic=g.topic if g is not None else (base.topic if base else room_id),
             owner_id=g.owner_id if g is not None else (base.owner_id if base else None),
-            outcome=group_outcome(status_now, merged=room_id in ev.merged, labels=labels),
+            outcome=group_outcome(
+                status_now,
+                merged=room_id in ev.merged,
+                labels=labels,
+                awaiting=row is not None and bool(row.pending),
+            ),
             outcome_at=g.status_at if g is not None and gone else None,
             merged_into=ev.merged.get(room_id) if status_now == "dissolved" else None,
             members=members,
