@@ -20,6 +20,7 @@ from bot.core.wording import FINDING_CN
 from bot.reports.campaign import campaign_report, output_problem, progress_text
 from bot.services.campaigns import (
     CampaignError,
+    CampaignStatus,
     campaign_recheck,
     campaign_status,
     list_campaigns,
@@ -164,13 +165,8 @@ def days_left_text(deadline: date | None, at: date) -> str:
     return f"已过截止日期 {deadline.isoformat()} {-days} 天"
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-
-    engine, rules, now = _context(args)
-    status = _run(lambda: campaign_status(engine, name=args.name, at=args.at, now=now, rules=rules))
-    if args.json:
-        sys.stdout.write(json.dumps(status.as_json(), ensure_ascii=False, indent=2) + "\n")
-        return 0
+def print_status(status: CampaignStatus) -> None:
+    """The status table: one row per unit, the total, progress against the target, days left."""
     c = status.campaign
     target = f"目标 {c.target_pct:g}%" if c.target_pct is not None else "未设目标"
     table = Table(
@@ -197,6 +193,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             end_section=row is status.units[-1] if status.units else False,
         )
     Console(width=140).print(table)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+
+    engine, rules, now = _context(args)
+    status = _run(lambda: campaign_status(engine, name=args.name, at=args.at, now=now, rules=rules))
+    if args.json:
+        sys.stdout.write(json.dumps(status.as_json(), ensure_ascii=False, indent=2) + "\n")
+        return 0
+    print_status(status)
     return 0
 
 
