@@ -22,17 +22,13 @@ from sqlalchemy.engine import Engine
 
 from bot.core.wording import FINDING_CN, OUTCOME_CN, kind_short, label_cn
 from bot.reports import charts
+from bot.reports.campaign_charts import burden_chart, label_chart, reduction_chart, trend_chart
 from bot.reports.html import Page, chart_images, write_page
 from bot.reports.ledger import contact_names
 from bot.reports.sheets import Cell, Column, Sheet, write_workbook
 from bot.services.audit import AuditRow
-from bot.services.campaigns import (
-    CampaignDetail,
-    CampaignStatus,
-    FiledGroup,
-    campaign_detail,
-    campaign_status,
-)
+from bot.services.campaign_groups import CampaignDetail, FiledGroup, campaign_detail
+from bot.services.campaigns import CampaignStatus, campaign_status
 from policies.campaign import UnitFigures
 from policies.rules import Rules
 
@@ -306,63 +302,6 @@ def findings_sheet(detail: CampaignDetail, people: _People) -> Sheet:
     found = "、".join(f"{k} {v} 项" for k, v in counts.items()) if rows else "未发现问题"
     title = _heading("回头看", detail.status) + f"：{found}"
     return Sheet("回头看", title, FINDING_COLUMNS, rows, frozen_columns=2)
-
-
-# ---------------------------------------------------------------- the charts
-
-
-def trend_chart(statuses: list[CampaignStatus]) -> charts.TrendChart:
-    """Existing groups of each row at each day of `statuses` (the first is the baseline day)."""
-    first = statuses[0]
-    units = list(dict.fromkeys(u.unit for st in statuses for u in st.units))
-    series = tuple(
-        charts.UnitSeries(
-            unit, tuple(next((u.active for u in st.units if u.unit == unit), 0) for st in statuses)
-        )
-        for unit in units
-    )
-    c = first.campaign
-    return charts.TrendChart(
-        title=f"{c.scope}「{c.name}」每周现有工作群",
-        weeks=tuple(st.at for st in statuses),
-        units=series,
-        baseline=first.total.baseline,
-        target_pct=c.target_pct,
-    )
-
-
-def reduction_chart(st: CampaignStatus) -> charts.ReductionChart:
-    return charts.ReductionChart(
-        title=f"各单位清理率（{st.campaign.name}，截至 {st.at:%Y-%m-%d}）",
-        units=tuple(charts.UnitReduction(u.unit, u.baseline, u.active, u.reduction_pct) for u in st.units),
-        target_pct=st.campaign.target_pct,
-    )
-
-
-def burden_chart(detail: CampaignDetail, names: Mapping[str, str]) -> charts.BurdenChart:
-    """How many of the scope's existing groups each person is in."""
-    counts: Counter[str] = Counter()
-    for r in detail.existing:
-        counts.update(set(r.facts.member_ids))
-    people = tuple(charts.PersonGroups(names[cid], n) for cid, n in counts.items() if names.get(cid))
-    unnamed = tuple(n for cid, n in counts.items() if not names.get(cid))
-    st = detail.status
-    # Only people in several groups are named: a list of people in one group each says nothing.
-    heavy = sum(p.groups >= 2 for p in people)
-    title = f"{st.campaign.scope}人均所在现有工作群（截至 {st.at:%Y-%m-%d}）"
-    return charts.BurdenChart(title, people, unnamed, named=min(5, heavy))
-
-
-def label_chart(detail: CampaignDetail) -> charts.LabelChart:
-    counts = Counter(
-        code for r in detail.existing for code in dict.fromkeys(lb.code for lb in r.verdict.labels)
-    )
-    st = detail.status
-    return charts.LabelChart(
-        title=f"{st.campaign.scope}现有工作群标签分布（截至 {st.at:%Y-%m-%d}）",
-        labels=tuple(charts.LabelCount(label_cn(code), n) for code, n in counts.most_common()),
-        active=len(detail.existing),
-    )
 
 
 # ---------------------------------------------------------------- the report

@@ -162,10 +162,12 @@ def test_the_workbook_has_the_forms_and_agrees_with_status(cli: Any, report: tup
 
 def test_the_charts_draw_every_character(report: tuple[str, Path, Any]) -> None:
     from bot.reports import campaign as rc
+    from bot.reports import campaign_charts as cc
     from bot.reports import charts
     from bot.reports.fonts import uncovered
     from bot.reports.ledger import contact_names
-    from bot.services.campaigns import campaign_detail, campaign_status
+    from bot.services.campaign_groups import campaign_detail
+    from bot.services.campaigns import campaign_status
     from policies.rules import load_rules
     from storage.db import make_engine
 
@@ -193,15 +195,15 @@ def test_the_charts_draw_every_character(report: tuple[str, Path, Any]) -> None:
         "11-15",
         "11-20",
     ]
-    trend = rc.trend_chart(weekly)
+    trend = cc.trend_chart(weekly)
     assert [sum(s.active[i] for s in trend.units) for i in range(len(days))] == [9, 9, 8, 8, 9, 8, 8]
-    burden = rc.burden_chart(detail, names)
+    burden = cc.burden_chart(detail, names)
     assert sorted(burden.people, key=lambda p: -p.groups)[0] == charts.PersonGroups("辛主任", 4)
     figures = [
         charts.trend_figure(trend),
-        charts.reduction_figure(rc.reduction_chart(detail.status)),
+        charts.reduction_figure(cc.reduction_chart(detail.status)),
         charts.burden_figure(burden),
-        charts.labels_figure(rc.label_chart(detail)),
+        charts.labels_figure(cc.label_chart(detail)),
     ]
     for fig in figures:
         texts = charts.drawn_text(fig)
