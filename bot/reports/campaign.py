@@ -27,7 +27,7 @@ from bot.reports.html import Page, chart_images, write_page
 from bot.reports.ledger import contact_names
 from bot.reports.sheets import Cell, Column, Sheet, write_workbook
 from bot.services.audit import AuditRow
-from bot.services.campaign_groups import CampaignDetail, FiledGroup, campaign_detail
+from bot.services.campaign_groups import CampaignDetail, campaign_detail
 from bot.services.campaigns import CampaignStatus, campaign_status
 from policies.campaign import UnitFigures
 from policies.rules import Rules
@@ -241,7 +241,7 @@ def _admins(room: AuditRow) -> list[str]:
     return [str(i) for i in ids if i and i != room.room.owner_id] if isinstance(ids, list) else []
 
 
-def filed_sheet(detail: CampaignDetail, people: _People) -> Sheet:
+def filed_sheet(detail: CampaignDetail, people: _People, tz: ZoneInfo) -> Sheet:
     """备案表: every existing group of the scope registered 常设 or approved to be kept (保留)."""
     rows: list[tuple[Cell, ...]] = []
     for f in detail.filed:
@@ -261,7 +261,7 @@ def filed_sheet(detail: CampaignDetail, people: _People) -> Sheet:
                 kind,
                 r.end_date,
                 people(f.approved_by),
-                f.approved_at.date() if f.approved_at else None,
+                f.approved_at.astimezone(tz).date() if f.approved_at else None,  # the local day
             )
         )
     waiting = sum(not f.approved for f in detail.filed)
@@ -271,16 +271,6 @@ def filed_sheet(detail: CampaignDetail, people: _People) -> Sheet:
         + (f"（其中待审批 {waiting} 个）" if waiting else "")
     )
     return Sheet("备案表", title, FILED_COLUMNS, tuple(rows), frozen_columns=2)
-
-
-def _localise_dates(detail: CampaignDetail, tz: ZoneInfo) -> list[FiledGroup]:
-    """The approval dates as local days (a decision at 00:30 Beijing time is that day's)."""
-    return [
-        FiledGroup(
-            f.row, f.basis, f.approved, f.approved_by, f.approved_at.astimezone(tz) if f.approved_at else None
-        )
-        for f in detail.filed
-    ]
 
 
 def findings_sheet(detail: CampaignDetail, people: _People) -> Sheet:
@@ -329,21 +319,15 @@ def write_report(
     """
     people = _People(names)
     st = detail.status
-    detail = CampaignDetail(
-        st,
-        detail.findings,
-        detail.groups,
-        _localise_dates(detail, tz),
-        detail.existing,
-        detail.baseline_day_end,
-    )
     summary = summary_sheet(st)
     out.mkdir(parents=True, exist_ok=True)
-    workbook = write_workbook(
-        out / file_name(st.campaign.name),
-        [summary, groups_sheet(detail, people), filed_sheet(detail, people), findings_sheet(detail, people)],
-        tz,
-    )
+    sheets = [
+        summary,
+        groups_sheet(detail, people),
+        filed_sheet(detail, people, tz),
+        findings_sheet(detail, people),
+    ]
+    workbook = write_workbook(out / file_name(st.campaign.name), sheets, tz)
     drawn: dict[str, Path] = {}
     makers: list[tuple[str, str, Callable[[], Path]]] = [
         ("trend", "每周现有工作群（按单位，虚线为目标）",

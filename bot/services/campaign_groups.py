@@ -57,7 +57,6 @@ class CampaignDetail:
     groups: list[CampaignGroup]  # baseline groups and groups enrolled since, by unit then topic
     filed: list[FiledGroup]  # in the scope and not disbanded, by unit then topic
     existing: list[AuditRow]  # the scope's groups not disbanded at the moment (现有), by room id
-    baseline_day_end: datetime
 
 
 def campaign_detail(
@@ -131,4 +130,4 @@ def campaign_detail(
         by, when = approvals.get((r.room.id, basis), (None, None)) if approved else (None, None)
         filed.append(FiledGroup(r, basis, approved, by, when))
     filed.sort(key=lambda f: (f.row.room.unit or "", f.row.room.topic, f.row.room.id))
-    return CampaignDetail(status, _findings(ev, ev.campaign.scope), out, filed, existing, ev.baseline_end)
+    return CampaignDetail(status, _findings(ev, ev.campaign.scope), out, filed, existing)
