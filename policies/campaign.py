@@ -350,3 +350,23 @@ def behind(rows: Iterable[UnitFigures], limit: int = 3) -> list[UnitFigures]:
     ranked = [r for r in rows if r.reduction_pct is not None]
     ranked.sort(key=lambda r: (r.reduction_pct, -r.baseline, r.unit))
     return ranked[:limit]
+
+
+# ---------------------------------------------------------------- what became of each group
+
+OUTCOMES: tuple[str, ...] = ("kept", "pending", "merged", "dissolved", "removed")
+
+
+def group_outcome(status: str, *, merged: bool, labels: Collection[str], awaiting: bool = False) -> str:
+    """What became of a baseline or new group by the campaign's moment, for the 清理统计表.
+
+    `merged`: disbanded into a surviving duplicate (`best_twins`). A group still in use is
+    `pending` while the audit still labels it or a request about it awaits its supervisor
+    (`awaiting`): something is left to do; `kept` otherwise. A group the bot was removed from
+    is `removed`, since it lives on out of sight.
+    """
+    if status == "dissolved":
+        return "merged" if merged else "dissolved"
+    if status == "removed":
+        return "removed"
+    return "pending" if labels or awaiting else "kept"

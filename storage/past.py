@@ -176,3 +176,17 @@ def topic_changes(session: Session, *, after: datetime, until: datetime) -> dict
     for room_id, old, at in session.execute(stmt):
         out.setdefault(room_id, (old, at))
     return out
+
+
+def approvals_as_of(
+    session: Session, *, at: datetime, kinds: Collection[str]
+) -> dict[tuple[str, str], tuple[str | None, datetime | None]]:
+    """(room id, request kind) -> (who approved, when) for the latest request of that kind
+    approved by `at` (the approver and date a 备案表 shows)."""
+    ar = ApprovalRequest
+    stmt = (
+        select(col(ar.room_id), col(ar.kind), col(ar.decided_by), col(ar.decided_at))
+        .where(col(ar.status) == "approved", col(ar.decided_at) <= at, col(ar.kind).in_(sorted(kinds)))
+        .order_by(col(ar.decided_at), col(ar.id))
+    )
+    return {(room_id, kind): (by, when) for room_id, kind, by, when in session.execute(stmt)}

@@ -1,4 +1,5 @@
-"""`qingqun campaign start|list|status|recheck`: thin calls into bot.services.campaigns."""
+"""`qingqun campaign start|list|status|recheck|report`: thin calls into bot.services.campaigns
+and bot.reports.campaign."""
 
 from __future__ import annotations
 
@@ -15,22 +16,16 @@ from rich.table import Table
 
 from bot.cli.common import CliError, date_arg, open_engine, rules_for, settings_for
 from bot.core.clock import SystemClock
+from bot.core.wording import FINDING_CN
+from bot.reports.campaign import campaign_report, output_problem, progress_text
 from bot.services.campaigns import (
     CampaignError,
+    CampaignStatus,
     campaign_recheck,
     campaign_status,
     list_campaigns,
     start_campaign,
 )
-
-FINDING_CN = {
-    "new": "新建",
-    "recreated": "换名重建",
-    "renamed": "改名规避",
-    "revived": "僵尸复活",
-    "removed_alive": "移出机器人仍存",
-    "expired_active": "到期未解散",
-}
 
 
 def _pct(value: str) -> float:
@@ -70,6 +65,12 @@ def add_parser(subparsers: Any) -> None:
     s.add_argument("--at", type=date_arg, metavar="YYYY-MM-DD")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_recheck)
+
+    s = sub.add_parser("report", parents=[common], help="workbook, charts and index.html into DIR")
+    s.add_argument("name")
+    s.add_argument("--output", required=True, metavar="DIR")
+    s.add_argument("--at", type=date_arg, metavar="YYYY-MM-DD")
+    s.set_defaults(func=cmd_report)
 
 
 def _context(args: argparse.Namespace) -> tuple[Any, Any, datetime]:
@@ -153,18 +154,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def progress_text(reduction: float | None, target: float | None) -> str:
-    """A row's reduction against the target, e.g. "62.5%（25.00/40）"; "-" without either."""
-    if reduction is None:
-        return "-"
-    if target is None:
-        return f"{reduction:.2f}%"
-    if target == 0 or reduction >= target:
-        return f"已达标（{reduction:.2f}/{target:g}）"
-    share = 100 * reduction / target if reduction > 0 else 0.0
-    return f"{share:.0f}%（{reduction:.2f}/{target:g}）"
-
-
 def days_left_text(deadline: date | None, at: date) -> str:
     if deadline is None:
         return "未设截止日期"
@@ -176,13 +165,8 @@ def days_left_text(deadline: date | None, at: date) -> str:
     return f"已过截止日期 {deadline.isoformat()} {-days} 天"
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-
-    engine, rules, now = _context(args)
-    status = _run(lambda: campaign_status(engine, name=args.name, at=args.at, now=now, rules=rules))
-    if args.json:
-        sys.stdout.write(json.dumps(status.as_json(), ensure_ascii=False, indent=2) + "\n")
-        return 0
+def print_status(status: CampaignStatus) -> None:
+    """The status table: one row per unit, the total, progress against the target, days left."""
     c = status.campaign
     target = f"目标 {c.target_pct:g}%" if c.target_pct is not None else "未设目标"
     table = Table(
@@ -209,6 +193,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             end_section=row is status.units[-1] if status.units else False,
         )
     Console(width=140).print(table)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+
+    engine, rules, now = _context(args)
+    status = _run(lambda: campaign_status(engine, name=args.name, at=args.at, now=now, rules=rules))
+    if args.json:
+        sys.stdout.write(json.dumps(status.as_json(), ensure_ascii=False, indent=2) + "\n")
+        return 0
+    print_status(status)
     return 0
 
 
@@ -230,4 +224,20 @@ def cmd_recheck(args: argparse.Namespace) -> int:
     for f in found:
         table.add_row(FINDING_CN[f.finding], escape(f.topic), escape(f.unit or "-"), escape(f.reason))
     Console(width=140).print(table)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+
+    out = Path(args.output)
+    if problem := output_problem(out, args.name):
+        raise CliError(problem)
+    settings = settings_for(args)
+    engine = open_engine(settings, readonly=True)
+    rules, now = rules_for(settings), SystemClock().now()
+    report = _run(lambda: campaign_report(engine, name=args.name, at=args.at, now=now, rules=rules, out=out))
+    sys.stdout.write(f"已写出专项行动“{args.name}”的报告：\n  工作簿：{report.workbook}\n")
+    for path in report.charts.values():
+        sys.stdout.write(f"  图表：{path}\n")
+    sys.stdout.write(f"  网页：{report.index}\n")
     return 0

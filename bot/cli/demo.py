@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from bot.cli.campaign import print_status
 from bot.core.config import Settings
-from bot.reports.ledger import contact_names, export_ledger, print_audit, write_chart
+from bot.reports.campaign import campaign_report
+from bot.reports.ledger import contact_names, export_ledger, print_audit
 from bot.services.audit import run_audit
+from bot.services.campaigns import campaign_status, start_campaign
 from bot.sim.scenario import load_scenario
 from bot.sim.simulate import run_simulation, write_transcript
 from policies.rules import load_rules
@@ -19,6 +23,10 @@ from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 
 SCENARIO = Path(__file__).parents[1] / "sim" / "data" / "township.yaml"
+CAMPAIGN = "2026冬季清理"
+CAMPAIGN_SCOPE = "郾城区"
+CAMPAIGN_TARGET = 40.0
+CAMPAIGN_DEADLINE = date(2026, 12, 31)
 
 
 def _print_digests(engine: Engine, names: dict[str, str], tz: ZoneInfo, owners_shown: int = 3) -> None:
@@ -58,14 +66,41 @@ def run_demo(settings: Settings, out: Path, db_url: str | None, engines: list[En
     result = run_simulation(sc, settings, engine)
     write_transcript(result.sent, out / "transcript.jsonl", sc, settings)
     end = sc.end or sc.start
-    rows, _ = run_audit(engine, load_rules(settings.rules_file), end, settings.tz)
+    rules = load_rules(settings.rules_file)
+    rows, _ = run_audit(engine, rules, end, settings.tz)
     names = contact_names(engine)
     print_audit(rows, settings.tz, end, names)
     _print_digests(engine, names, settings.tz)
-    export_ledger(rows, out / "ledger.xlsx", settings.tz, names=names, at=end.astimezone(settings.tz).date())
-    write_chart(rows, out / "chart.svg")
+    ledger = out / "ledger.xlsx"
+    export_ledger(rows, ledger, settings.tz, names=names, at=end.astimezone(settings.tz).date())
+    # A campaign over the whole district, status on the last day. Its baseline is the day the
+    # towns finished bringing the bot into their groups (the first week's last invitation):
+    # a baseline on the very first morning would count most groups as new.
+    first_week = [e.at for e in sc.events if e.kind == "invite" and e.at < sc.start + timedelta(days=7)]
+    baseline_day = max(first_week, default=sc.start).astimezone(settings.tz).date()
+    last_day = end.astimezone(settings.tz).date()
+    start_campaign(
+        engine,
+        name=CAMPAIGN,
+        scope=CAMPAIGN_SCOPE,
+        at=baseline_day,
+        target_pct=CAMPAIGN_TARGET,
+        deadline=CAMPAIGN_DEADLINE,
+        now=end,
+        rules=rules,
+    )
+    sys.stdout.write("\n")
+    print_status(campaign_status(engine, name=CAMPAIGN, at=last_day, now=end, rules=rules))
+    report = campaign_report(engine, name=CAMPAIGN, at=last_day, now=end, rules=rules, out=out)
+    written = [
+        ("台账", ledger),
+        ("专项行动报告", report.workbook),
+        *(("图表", path) for path in report.charts.values()),
+        ("网页（可离线打开）", report.index),
+        ("发送记录", out / "transcript.jsonl"),
+    ]
     sys.stdout.write(
-        f"模拟 {result.events} 个事件、{result.messages} 条群消息；机器人发出 {len(result.sent)} 条消息。\n"
-        f"台账：{out / 'ledger.xlsx'}  图表：{out / 'chart.svg'}  发送记录：{out / 'transcript.jsonl'}\n"
+        f"\n模拟 {result.events} 个事件、{result.messages} 条群消息；机器人发出 {len(result.sent)} 条消息。\n"
+        + "".join(f"{what}：{path}\n" for what, path in written)
     )
     return 0

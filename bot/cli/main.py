@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("demo", parents=[common], help="simulate the built-in township scenario end to end")
-    s.add_argument("--out", default="out", help="folder for the ledger and chart")
+    s.add_argument("--out", default="out", help="folder for the ledger and the campaign report")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("simulate", parents=[common], help="replay a scenario on a virtual clock")

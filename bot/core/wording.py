@@ -37,6 +37,22 @@ REQUEST_CN = {"standing": "常设群登记", "extend": "延期", "retain": "保�
 REQUEST_STATUS_CN = {"approved": "已批准", "rejected": "已驳回", "withdrawn": "已撤回"}
 ACTION_CN = {"dissolve": "解散", "merge": "合并", "register": "登记", "review": "核查", "notice": "提醒"}
 ROOM_STATUS_CN = {"active": "在用", "dissolved": "已解散", "removed": "已移出机器人"}
+# Campaigns: the 回头看 finding kinds and what became of a group (the campaign report's 处理方式).
+FINDING_CN = {
+    "new": "新建",
+    "recreated": "换名重建",
+    "renamed": "改名规避",
+    "revived": "僵尸复活",
+    "removed_alive": "移出机器人仍存",
+    "expired_active": "到期未解散",
+}
+OUTCOME_CN = {
+    "kept": "保留",
+    "pending": "待处理",
+    "merged": "整合",
+    "dissolved": "解散",
+    "removed": "机器人被移出",
+}
 
 
 def label_cn(code: str) -> str:

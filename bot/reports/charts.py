@@ -288,7 +288,8 @@ def burden_figure(chart: BurdenChart) -> Figure:
         mean = sum(counts) / len(counts)
         ax.axvline(mean, color="#555555", linestyle=":", linewidth=1.2)
         ax.annotate(f"人均 {mean:.1f} 个", (mean, max(people_at)), xytext=(4, -2), textcoords="offset points",
-                    va="top", fontsize=10, color="#555555")
+                    va="top", fontsize=10, color="#555555", zorder=3,  # readable over a bar
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85})
         return fig
 
 

@@ -8,6 +8,7 @@ gets it by file path, not through the system font cache, and web pages embed a s
 from __future__ import annotations
 
 import io
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def matplotlib_family() -> str:
 
 def subset(text: str) -> bytes:
     """An OpenType font holding just the glyphs `text` needs (plus ASCII), for embedding."""
+    # fontTools logs every glyph list at INFO; the CLI routes stdlib logging to the terminal.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     options = ft_subset.Options()
     options.layout_features = ["*"]
     options.name_IDs = ["*"]

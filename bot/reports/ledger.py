@@ -1,4 +1,4 @@
-"""Human-readable output: the audit table, burden, the ledger file and a small chart."""
+"""Human-readable output: the audit table, burden and the ledger file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
-from xml.sax.saxutils import escape as xml_escape
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -254,37 +253,3 @@ def _csv_value(value: Cell, tz: ZoneInfo) -> Cell:
     if isinstance(value, date):
         return value.isoformat()
     return "" if value is None else value
-
-
-def write_chart(rows: list[AuditRow], path: Path) -> None:
-    """An SVG bar chart of groups per suggested action (no plotting dependency needed)."""
-    counts: Counter[str] = Counter()
-    for r in rows:
-        if r.room.status != "active":
-            counts["已解散/移出"] += 1
-            continue
-        actions = {lb.action for lb in r.verdict.labels}
-        key = next(
-            (ACTION_CN[a] for a in ("dissolve", "merge", "review", "register", "notice") if a in actions),
-            "正常",
-        )
-        counts["建议" + key if key != "正常" else key] += 1
-    items = sorted(counts.items(), key=lambda kv: -kv[1])
-    top = max((v for _, v in items), default=1)
-    bar_w, gap, h = 70, 30, 260
-    width = len(items) * (bar_w + gap) + gap
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{h + 80}" '
-        'font-family="Noto Sans CJK SC, sans-serif" font-size="13">',
-        f'<text x="{gap}" y="22" font-size="16">工作群清理情况（共 {len(rows)} 个）</text>',
-    ]
-    for i, (label, v) in enumerate(items):
-        x = gap + i * (bar_w + gap)
-        bh = max(2, int((h - 40) * v / top))
-        y = h - bh + 20
-        parts.append(f'<rect x="{x}" y="{y}" width="{bar_w}" height="{bh}" fill="#c0392b"/>')
-        parts.append(f'<text x="{x + bar_w / 2}" y="{y - 6}" text-anchor="middle">{v}</text>')
-        cx = x + bar_w / 2
-        parts.append(f'<text x="{cx}" y="{h + 42}" text-anchor="middle">{xml_escape(label)}</text>')
-    parts.append("</svg>")
-    path.write_text("\n".join(parts), encoding="utf-8")

@@ -178,6 +178,8 @@ class _Evaluation:
     renamed: dict[str, Renaming]
     baseline_end: datetime
     local_day: Callable[[datetime], date]
+    rows: dict[str, AuditRow]  # the audit at the moment, by room id
+    members_before: dict[str, frozenset[str]]  # groups gone since the baseline: members the day before
 
 
 def _load(
@@ -261,7 +263,18 @@ def _load(
             new_label=suspected_on(facts[rid], cur.topic, rules, moment),
         )
     return _Evaluation(
-        campaign, day, parents, baseline, groups, merged, recreated, renamed, baseline_end, local_day
+        campaign,
+        day,
+        parents,
+        baseline,
+        groups,
+        merged,
+        recreated,
+        renamed,
+        baseline_end,
+        local_day,
+        {r.room.id: r for r in rows},
+        before,
     )
 
 

@@ -104,3 +104,15 @@ def test_progress_and_days_left_texts() -> None:
     assert days_left_text(date(2026, 11, 20), date(2026, 11, 20)) == "今天（2026-11-20）截止"
     assert days_left_text(date(2026, 11, 10), date(2026, 11, 20)) == "已过截止日期 2026-11-10 10 天"
     assert days_left_text(None, date(2026, 11, 20)) == "未设截止日期"
+
+
+def test_what_became_of_a_group() -> None:
+    from policies.campaign import OUTCOMES, group_outcome
+
+    assert group_outcome("dissolved", merged=True, labels=()) == "merged"
+    assert group_outcome("dissolved", merged=False, labels=("idle",)) == "dissolved"
+    assert group_outcome("removed", merged=False, labels=()) == "removed"
+    assert group_outcome("active", merged=False, labels=("unregistered",)) == "pending"
+    assert group_outcome("active", merged=False, labels=(), awaiting=True) == "pending"
+    assert group_outcome("active", merged=False, labels=()) == "kept"
+    assert set(OUTCOMES) == {"kept", "pending", "merged", "dissolved", "removed"}

@@ -1,9 +1,8 @@
-"""The ledger (台账) export and the chart, from the foundation scenario."""
+"""The ledger (台账) export from the foundation scenario, and what `qingqun demo` writes."""
 
 from __future__ import annotations
 
 import csv
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -117,28 +116,41 @@ def test_ledger_registered_kinds_dates_and_labels_roll_up_by_unit(tmp_path: Path
         assert unit == "合计" or any(r[col["单位"]] == unit for r in ledger) or unit == "（未指定单位）"
 
 
-def test_demo_chart_has_sane_bars(tmp_path: Path) -> None:
+def test_demo_writes_the_campaign_report(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`qingqun demo`: the campaign's status table on the terminal, and beside the ledger the
+    campaign workbook, its charts (PNG, no hand-drawn SVG any more) and index.html."""
+    from datetime import UTC, date
+
     from bot.core.config import load_settings
-    from bot.reports.ledger import write_chart
-    from bot.services.audit import run_audit
-    from bot.sim.scenario import load_scenario
-    from bot.sim.simulate import run_simulation
+    from bot.reports.campaign import CHART_FILES
+    from bot.services.campaigns import campaign_status
     from policies.rules import load_rules
     from storage.db import make_engine
-    from storage.migrate import upgrade
 
-    sc = load_scenario(DATA / "core.yaml")
-    settings = load_settings()
-    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    out = tmp_path / "out"
+    code, text = cli("demo", "--out", str(out))
+    assert code == 0
+    assert "专项行动“2026冬季清理”（郾城区，基线日 2026-11-05，截至 2026-11-30）" in text
+    assert "合计（郾城区）" in text
+    written = [out / "ledger.xlsx", out / "2026冬季清理.xlsx", out / "index.html",
+               *(out / name for name in CHART_FILES.values())]  # fmt: skip
+    for path in written:
+        assert path.is_file(), path
+        assert str(path) in text
+    assert not (out / "chart.svg").exists()
+    engine = make_engine(f"sqlite:///{out / 'demo.db'}")
     try:
-        upgrade(engine)
-        run_simulation(sc, settings, engine)
-        rows, _ = run_audit(engine, load_rules(), sc.end or sc.start, settings.tz)
+        status = campaign_status(
+            engine,
+            name="2026冬季清理",
+            at=date(2026, 11, 30),
+            now=datetime(2026, 11, 30, 12, tzinfo=UTC),
+            rules=load_rules(load_settings().rules_file),
+        )
     finally:
         engine.dispose()
-    write_chart(rows, tmp_path / "chart.svg")
-    svg = (tmp_path / "chart.svg").read_text(encoding="utf-8")
-    heights = [int(h) for h in re.findall(r'<rect [^>]*height="(-?\d+)"', svg)]
-    assert heights
-    assert all(h > 0 for h in heights)
-    assert "共 4 个" in svg
+    total = load_workbook(out / "2026冬季清理.xlsx")["汇总表"]
+    last = [c.value for c in total[total.max_row]]
+    assert last[:7] == ["合计", 31, 2, 0, 1, 0, 29]
+    assert last[1:7] == [status.total.baseline, status.total.dissolved, status.total.merged,
+                         status.total.removed, status.total.new, status.total.active]  # fmt: skip

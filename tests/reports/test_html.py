@@ -103,13 +103,13 @@ def _chromium() -> str | None:
     return None
 
 
-def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
+def screenshot(page: Path, tmp_path: Path) -> np.ndarray:
+    """The page as headless Chromium draws it (RGB, HEIGHT × WIDTH); skipped without chromium."""
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is required under CI (.ci/run installs the Debian package)")
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    page = write_page(_page(tmp_path), tmp_path / "site" / "index.html", TZ)
     shot = tmp_path / "shot.png"
     proc = subprocess.run(
         [
@@ -121,8 +121,14 @@ def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert shot.is_file(), proc.stderr[-2000:]
-    pixels = imread(shot)[..., :3]
+    pixels: np.ndarray = imread(shot)[..., :3]
     assert pixels.shape[:2] == (HEIGHT, WIDTH)
+    return pixels
+
+
+def test_the_page_renders_in_headless_chromium(tmp_path: Path) -> None:
+    page = write_page(_page(tmp_path), tmp_path / "site" / "index.html", TZ)
+    pixels = screenshot(page, tmp_path)
     grey = pixels.mean(axis=2)
     assert float(np.std(grey)) > 0.05  # not a blank page
     # The page background is #f5f6f8; the sections are white; charts add colour (the green and
