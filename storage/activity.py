@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlmodel import Session, col
 
-from storage.db import insert_for, table_of
+from storage.db import in_chunks, insert_for, table_of
 from storage.models import (
     DailyActivity,
     Room,
@@ -105,8 +105,11 @@ def flush_activity(
     )
 
 
-def activity_sums(session: Session, *, ranges: Sequence[tuple[date, date]]) -> Iterator[tuple[Any, ...]]:
-    """Per room with activity rows on the days `ranges` cover, aggregated by the database:
+def activity_sums(
+    session: Session, *, ranges: Sequence[tuple[date, date]], room_ids: Collection[str] | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """Per room (of `room_ids` when given) with activity rows on the days `ranges` cover,
+    aggregated by the database:
 
     (room_id, then for each (start, end) of `ranges`: messages, after_hours and mention_all summed
     over the days start..end, 0 when none). Only the days from the earliest start to the latest
@@ -126,11 +129,20 @@ def activity_sums(session: Session, *, ranges: Sequence[tuple[date, date]]) -> I
                 inside = and_(da.day >= start, da.day <= end)
                 sums.append(func.coalesce(func.sum(case((inside, column), else_=0)), 0))
     stmt = select(da.room_id, *sums).where(da.day >= first, da.day <= last).group_by(da.room_id)
-    yield from session.execute(stmt)
+    yield from _for_rooms(session, stmt, da.room_id, room_ids)
+
+
+def _for_rooms(session: Session, stmt: Any, column: Any, room_ids: Collection[str] | None) -> Iterator[Any]:
+    """Rows of `stmt`, restricted to `room_ids` (in chunks) when given."""
+    if room_ids is None:
+        yield from session.execute(stmt)
+        return
+    for chunk in in_chunks(room_ids):
+        yield from session.execute(stmt.where(column.in_(chunk)))
 
 
 def latest_activity_of_rooms_ahead(
-    session: Session, *, first: date, last: date, now: datetime
+    session: Session, *, first: date, last: date, now: datetime, room_ids: Collection[str] | None = None
 ) -> Iterator[tuple[Any, ...]]:
     """(room_id, latest last_at over the days first..last) for rooms whose last activity is after `now`.
 
@@ -147,7 +159,7 @@ def latest_activity_of_rooms_ahead(
         .where(da.day >= first, da.day <= last)
         .group_by(da.room_id)
     )
-    yield from session.execute(stmt)
+    yield from _for_rooms(session, stmt, da.room_id, room_ids)
 
 
 def messages_between(session: Session, *, room_id: str, first: date, last: date) -> int:

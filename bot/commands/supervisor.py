@@ -125,7 +125,9 @@ def summary(ctx: Ctx, args: list[str]) -> Reply:
             scope[u] = can_approve(ctx.session, ctx.talker, u)
         return scope[u]
 
-    rows = [r for r in audit_rows(ctx).values() if r.room.status == "active" and mine(r.room.unit)]
+    units = [u for u in rooms_db.active_units(ctx.session) if mine(u)]
+    in_scope = rooms_db.active_room_ids_in_units(ctx.session, units=units)
+    rows = [r for r in audit_rows(ctx, in_scope).values() if r.room.status == "active"]
     kinds = {k: sum(1 for r in rows if r.room.kind == k) for k in KIND_CN}
     unregistered = sum(1 for r in rows if r.room.kind is None)
     flagged = [r for r in rows if any(map(should_go, r.verdict.labels))]
