@@ -247,11 +247,6 @@ def active_room_count(session: Session) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def active_units(session: Session) -> set[str | None]:
-    """The distinct units of active rooms (None for rooms without one)."""
-    return set(session.scalars(select(col(Room.unit)).distinct().where(col(Room.status) == "active")))
-
-
 def active_room_ids_in_units(session: Session, *, units: Collection[str | None]) -> list[str]:
     """Ids of the active rooms whose unit is one of `units` (None: rooms without a unit), by id."""
     named = [u for u in units if u is not None]
@@ -266,19 +261,25 @@ def active_room_ids_in_units(session: Session, *, units: Collection[str | None])
 
 def managed_rooms(session: Session, *, contact_id: str) -> list[Room]:
     """Active rooms the contact owns, administers or invited the bot to; stable order
-    (enrolment time, then id) so a list number means the same room between requests."""
+    (enrolment time, then id) so a list number means the same room between requests.
+
+    Found through indexes, never by reading every room: the owner and inviter columns, and for
+    administrators the rooms the contact is or was a member of (the room payload that names
+    the administrators lists them among the members, and both are stored together).
+    """
     needle = json.dumps(contact_id)
-    rows = session.exec(  # type: ignore[call-overload]
-        select(Room).where(
-            col(Room.status) == "active",
-            or_(
-                col(Room.owner_id) == contact_id,
-                col(Room.enrolled_by) == contact_id,
-                col(Room.admin_ids).contains(needle),
-            ),
-        )
-    ).scalars()
-    rooms = [r for r in rows if is_manager(r, contact_id)]
+    ms = table_of(Membership).c
+    theirs = select(ms.room_id).where(ms.contact_id == contact_id)
+    found: dict[str, Room] = {}
+    for where in (
+        col(Room.owner_id) == contact_id,
+        col(Room.enrolled_by) == contact_id,
+        col(Room.id).in_(theirs) & col(Room.admin_ids).contains(needle),
+    ):
+        stmt = select(Room).where(col(Room.status) == "active", where)
+        for r in session.exec(stmt).scalars():  # type: ignore[call-overload]
+            found[r.id] = r
+    rooms = [r for r in found.values() if is_manager(r, contact_id)]
     far = datetime.max.replace(tzinfo=None)
     return sorted(rooms, key=lambda r: ((r.enrolled_at.replace(tzinfo=None) if r.enrolled_at else far), r.id))
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.commands.approvals import can_approve, decision_notice, request_summary, scope_unit, who_approves
+from bot.commands.approvals import (
+    approvable_units,
+    can_approve,
+    decision_notice,
+    request_summary,
+    scope_unit,
+    who_approves,
+)
 from bot.commands.kit import (
     PAGE_SIZE,
     Ctx,
@@ -118,14 +125,7 @@ def reject(ctx: Ctx, args: list[str]) -> Reply:
 def summary(ctx: Ctx, args: list[str]) -> Reply:
     me = directory_db.get_contact(ctx.session, contact_id=ctx.talker)
     unit = me.unit if me else None
-    scope: dict[str | None, bool] = {}
-
-    def mine(u: str | None) -> bool:
-        if u not in scope:
-            scope[u] = can_approve(ctx.session, ctx.talker, u)
-        return scope[u]
-
-    units = [u for u in rooms_db.active_units(ctx.session) if mine(u)]
+    units = approvable_units(ctx.session, ctx.talker)
     in_scope = rooms_db.active_room_ids_in_units(ctx.session, units=units)
     rows = [r for r in audit_rows(ctx, in_scope).values() if r.room.status == "active"]
     kinds = {k: sum(1 for r in rows if r.room.kind == k) for k in KIND_CN}
@@ -136,7 +136,7 @@ def summary(ctx: Ctx, args: list[str]) -> Reply:
         for lb in r.verdict.labels:
             if should_go(lb):
                 by_code[lb.code] = by_code.get(lb.code, 0) + 1
-    pending = [r for r in approvals_db.pending_requests(ctx.session) if mine(scope_unit(r))]
+    pending = [r for r in approvals_db.pending_requests(ctx.session) if scope_unit(r) in units]
     claimed = sum(1 for r in rows if r.room.claimed_dissolved_at is not None)
     codes = "、".join(f"{label_cn(c)} {n}" for c, n in sorted(by_code.items(), key=lambda x: -x[1]))
     text = (

@@ -248,6 +248,9 @@ def run_audit(
         return rows, burden(facts, verdicts, members=members)
 
 
+_MANY = 1000  # rooms asked about before a full audit may be the cheaper way
+
+
 def evaluate_rooms(
     engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo, room_ids: Collection[str]
 ) -> dict[str, AuditRow]:
@@ -255,13 +258,16 @@ def evaluate_rooms(
 
     Each room's labels depend on other rooms only through the duplicate check, so these rooms
     are evaluated together with their possible duplicates and nothing else. When they are most
-    of the active rooms, a full audit is cheaper than finding the candidates.
+    of the active rooms, a full audit is cheaper than finding the candidates (only counted for
+    many rooms: counting reads the whole table).
     """
     wanted = set(room_ids)
     if not wanted:
         return {}
-    with session_scope(engine) as s:
-        most = 2 * len(wanted) > rooms_db.active_room_count(s)
+    most = False
+    if len(wanted) >= _MANY:
+        with session_scope(engine) as s:
+            most = 2 * len(wanted) > rooms_db.active_room_count(s)
     if most:
         rows, _ = run_audit(engine, rules, now, tz)
         return {row.room.id: row for row in rows if row.room.id in wanted}
