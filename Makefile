@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/audit.py
+	$(BIN)/python benchmarks/commands.py
 
 clean:
 	rm -rf $(VENV) out data .pytest_cache .mypy_cache .ruff_cache

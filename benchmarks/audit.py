@@ -1,18 +1,22 @@
 """Audit benchmark: the full `bot.services.audit.run_audit` path against a plain scan of the same rows.
 
     .venv/bin/python benchmarks/audit.py [--sizes 10000,100000] [--repeat 2] [--check]
+    .venv/bin/python benchmarks/audit.py --database-url postgresql://postgres@127.0.0.1:5432/test
 
 For each size a seeded synthetic township world (about 30 members per group, 30 days of
 activity; registered temporary/phase groups past or near their end, standing groups,
 unregistered groups with phase-like names, near-duplicate audiences, owners who left, idle,
 after-hours and @所有人-heavy groups, a few dissolved/removed) is written to a fresh SQLite
-file through the project's schema (Alembic) with executemany. Building is not timed.
+file through the project's schema (Alembic) with executemany, or, with `--database-url`, into
+a fresh PostgreSQL database per size on that server (created next to the named one, dropped at
+the end) with COPY. Building is not timed.
 
 Then, each in its own fresh process so peak RSS is that of the measured work alone:
 
-* scan (the floor): plain sqlite3 SELECTs of the rows the audit reads (all room rows, current
-  memberships, the used activity columns of the last 90 days), streamed: each row is fetched as
-  a tuple and dropped, nothing is kept or converted;
+* scan (the floor): plain sqlite3 (or psycopg) SELECTs of the rows the audit reads (all room
+  rows, current memberships, the used activity columns of the last 90 days): each row is fetched
+  as a tuple and dropped, nothing is kept (psycopg converts each value to its Python type, as
+  any client of it does);
 * audit: `run_audit(engine, rules, now, tz)` — storage read, facts, `evaluate` (all labels,
   duplicates included) and `burden`. The engine is created (and warmed) outside the timing.
 
@@ -234,15 +238,67 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
-def build_db(path: Path, n: int, seed: int = SEED) -> dict[str, int]:
-    """A fresh database at `path` with the project's schema, filled with `n` synthetic groups."""
+def is_postgres(target: Path | str) -> bool:
+    return str(target).startswith(("postgresql:", "postgresql+psycopg:", "postgres:"))
+
+
+def _libpq_url(url: str) -> str:
+    """The URL as psycopg takes it (without SQLAlchemy's driver suffix)."""
+    return url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://")
+
+
+def fresh_postgres_database(base_url: str, name: str) -> str:
+    """Create (or re-create) database `name` on the server of `base_url`; its URL."""
+    import psycopg
+
+    admin = _libpq_url(base_url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    head, _, _ = admin.rpartition("/")
+    return f"{head}/{name}"
+
+
+def drop_postgres_database(base_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_libpq_url(base_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_url(target: Path | str) -> str:
+    """The SQLAlchemy URL of a database file or PostgreSQL URL."""
+    return str(target) if is_postgres(target) else f"sqlite:///{target}"
+
+
+def _fill_postgres(url: str, rooms: Rows, members: Rows, activity: Rows) -> None:
+    """COPY the rows in (the generator's text timestamps are naive UTC, as the schema stores)."""
+    import psycopg
+
+    with psycopg.connect(_libpq_url(url)) as conn:
+        with conn.cursor() as cur:
+            tables = (("room", ROOM_COLUMNS, rooms), ("membership", MEMBER_COLUMNS, members),
+                      ("dailyactivity", ACTIVITY_COLUMNS, activity))
+            for table, columns, rows in tables:
+                with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+
+def build_db(target: Path | str, n: int, seed: int = SEED) -> dict[str, int]:
+    """A fresh database at `target` (a file, or an empty PostgreSQL database's URL) with the
+    project's schema, filled with `n` synthetic groups."""
     from storage.db import make_engine
     from storage.migrate import upgrade
     from storage.models import DailyActivity, Membership, Room
 
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{path}")
+    if not is_postgres(target):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(database_url(target))
     upgrade(engine)
     # The generator's column lists must cover the tables exactly (a new column would be missed).
     for model, cols in ((Room, ROOM_COLUMNS), (Membership, ("id", *MEMBER_COLUMNS)),
@@ -252,7 +308,11 @@ def build_db(path: Path, n: int, seed: int = SEED) -> dict[str, int]:
             raise RuntimeError(f"{model.__name__} columns changed: {sorted(have ^ set(cols))}")
     engine.dispose()
     rooms, members, activity = generate(n, seed)
-    conn = sqlite3.connect(path)
+    counts = {"rooms": len(rooms), "memberships": len(members), "activity_rows": len(activity)}
+    if is_postgres(target):
+        _fill_postgres(str(target), rooms, members, activity)
+        return counts
+    conn = sqlite3.connect(target)
     try:
         conn.execute("PRAGMA synchronous=OFF")
         with conn:
@@ -263,7 +323,7 @@ def build_db(path: Path, n: int, seed: int = SEED) -> dict[str, int]:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
-    return {"rooms": len(rooms), "memberships": len(members), "activity_rows": len(activity)}
+    return counts
 
 
 def audit_now() -> datetime:
@@ -272,7 +332,7 @@ def audit_now() -> datetime:
     return as_of(AUDIT_DAY, TZ)
 
 
-def scan(path: Path) -> int:
+def scan(target: Path | str) -> int:
     """The floor: stream what the audit's results depend on, as any minimal consumer would.
 
     Plain sqlite3, no type conversion, each row looked at once and dropped: every room row (all
@@ -288,8 +348,16 @@ def scan(path: Path) -> int:
         ("SELECT room_id, day, messages, after_hours, mention_all, last_at FROM dailyactivity"
          " WHERE day >= ? AND day <= ?", (since, today)),
     )
-    conn = sqlite3.connect(path)
     n = 0
+    if is_postgres(target):
+        import psycopg
+
+        with psycopg.connect(_libpq_url(str(target))) as pg:
+            for sql, params in queries:
+                for _row in pg.execute(sql.replace("?", "%s"), params):  # type: ignore[arg-type]
+                    n += 1
+        return n
+    conn = sqlite3.connect(target)
     try:
         for sql, params in queries:
             for _row in conn.execute(sql, params):
@@ -314,7 +382,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def _child(mode: str, path: Path, repeat: int) -> dict[str, Any]:
+def _child(mode: str, path: Path | str, repeat: int) -> dict[str, Any]:
     """Measure one side in this (fresh) process; returns best time, peak RSS and a summary."""
     best = float("inf")
     out: dict[str, Any] = {"mode": mode}
@@ -328,7 +396,7 @@ def _child(mode: str, path: Path, repeat: int) -> dict[str, Any]:
         from policies.rules import load_rules
         from storage.db import make_engine
 
-        engine = make_engine(f"sqlite:///{path}")
+        engine = make_engine(database_url(path))
         rules = load_rules()
         for _ in range(repeat):
             gc.collect()
@@ -364,7 +432,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     ap.add_argument("--keep", type=Path, default=None, help="keep the database files in this directory")
     ap.add_argument("--child", choices=("build", "scan", "audit"), help=argparse.SUPPRESS)
-    ap.add_argument("--db", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--database-url", default=None,
+                    help="measure on PostgreSQL: a server URL (postgresql://…); one database per size is "
+                         "created on it and dropped at the end")
+    ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -380,46 +451,54 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results: dict[int, dict[str, Any]] = {}
     misses: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        where = args.keep or Path(tmp)
-        where.mkdir(parents=True, exist_ok=True)
-        for n in sizes:
-            db = where / f"audit_{n}.db"
-            built = _spawn("--child", "build", "--db", str(db), "--n", str(n))
-            print(f"{n:,} groups: built {built['rooms']:,} rooms, {built['memberships']:,} memberships, "
-                  f"{built['activity_rows']:,} activity rows in {built['seconds']:.1f}s (not timed)")
-            sc = _spawn("--child", "scan", "--db", str(db), "--repeat", str(args.repeat))
-            au = _spawn("--child", "audit", "--db", str(db), "--repeat", str(args.repeat))
-            ratio = au["seconds"] / sc["seconds"]
-            ok = ratio <= RATIO_TARGET
-            if not ok:
-                misses.append(f"ratio at {n}")
-            results[n] = {"scan": sc, "audit": au, "ratio": ratio}
-            print(f"  scan : {sc['seconds']:7.3f}s  ({sc['rows']:,} rows)"
-                  f"  peak RSS {sc['peak_rss_mb']:6.0f} MB")
-            print(f"  audit: {au['seconds']:7.3f}s  ({au['groups']:,} groups, {au['people']:,} people)"
-                  f"  peak RSS {au['peak_rss_mb']:6.0f} MB")
-            print(f"  ratio audit/scan: {ratio:.2f} (target <= {RATIO_TARGET:g}) {_verdict(ok)}")
-            print("  labels: " + ", ".join(f"{k} {v:,}" for k, v in au["labels"].items()))
-        if 10_000 in results and 100_000 in results:
-            growth = results[100_000]["audit"]["seconds"] / results[10_000]["audit"]["seconds"]
-            ok = growth <= GROWTH_TARGET
-            if not ok:
-                misses.append("growth")
-            scan_growth = results[100_000]["scan"]["seconds"] / results[10_000]["scan"]["seconds"]
-            print(f"growth 10k -> 100k: audit {growth:.1f}x (target <= {GROWTH_TARGET:g}x) {_verdict(ok)}; "
-                  f"scan {scan_growth:.1f}x")
-        elif len(sizes) >= 2:
-            a, b = sizes[0], sizes[-1]
-            growth = results[b]["audit"]["seconds"] / results[a]["audit"]["seconds"]
-            print(f"growth {a:,} -> {b:,} ({b / a:g}x groups): audit {growth:.1f}x (informational)")
-        if 100_000 in results:
-            rss = results[100_000]["audit"]["peak_rss_mb"]
-            ok = rss <= RSS_TARGET_MB
-            if not ok:
-                misses.append("rss")
-            print(f"peak RSS at 100k (audit process): {rss:.0f} MB "
-                  f"(target <= {RSS_TARGET_MB:g} MB) {_verdict(ok)}")
+    made: list[str] = []  # PostgreSQL databases to drop
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            where = args.keep or Path(tmp)
+            where.mkdir(parents=True, exist_ok=True)
+            for n in sizes:
+                db = where / f"audit_{n}.db"
+                if args.database_url:
+                    db = fresh_postgres_database(args.database_url, f"qq_bench_audit_{n}")
+                    made.append(f"qq_bench_audit_{n}")
+                built = _spawn("--child", "build", "--db", str(db), "--n", str(n))
+                print(f"{n:,} groups: built {built['rooms']:,} rooms, {built['memberships']:,} memberships, "
+                      f"{built['activity_rows']:,} activity rows in {built['seconds']:.1f}s (not timed)")
+                sc = _spawn("--child", "scan", "--db", str(db), "--repeat", str(args.repeat))
+                au = _spawn("--child", "audit", "--db", str(db), "--repeat", str(args.repeat))
+                ratio = au["seconds"] / sc["seconds"]
+                ok = ratio <= RATIO_TARGET
+                if not ok:
+                    misses.append(f"ratio at {n}")
+                results[n] = {"scan": sc, "audit": au, "ratio": ratio}
+                print(f"  scan : {sc['seconds']:7.3f}s  ({sc['rows']:,} rows)"
+                      f"  peak RSS {sc['peak_rss_mb']:6.0f} MB")
+                print(f"  audit: {au['seconds']:7.3f}s  ({au['groups']:,} groups, {au['people']:,} people)"
+                      f"  peak RSS {au['peak_rss_mb']:6.0f} MB")
+                print(f"  ratio audit/scan: {ratio:.2f} (target <= {RATIO_TARGET:g}) {_verdict(ok)}")
+                print("  labels: " + ", ".join(f"{k} {v:,}" for k, v in au["labels"].items()))
+            if 10_000 in results and 100_000 in results:
+                growth = results[100_000]["audit"]["seconds"] / results[10_000]["audit"]["seconds"]
+                ok = growth <= GROWTH_TARGET
+                if not ok:
+                    misses.append("growth")
+                scan_growth = results[100_000]["scan"]["seconds"] / results[10_000]["scan"]["seconds"]
+                print(f"growth 10k -> 100k: audit {growth:.1f}x (target <= {GROWTH_TARGET:g}x) "
+                      f"{_verdict(ok)}; scan {scan_growth:.1f}x")
+            elif len(sizes) >= 2:
+                a, b = sizes[0], sizes[-1]
+                growth = results[b]["audit"]["seconds"] / results[a]["audit"]["seconds"]
+                print(f"growth {a:,} -> {b:,} ({b / a:g}x groups): audit {growth:.1f}x (informational)")
+            if 100_000 in results:
+                rss = results[100_000]["audit"]["peak_rss_mb"]
+                ok = rss <= RSS_TARGET_MB
+                if not ok:
+                    misses.append("rss")
+                print(f"peak RSS at 100k (audit process): {rss:.0f} MB "
+                      f"(target <= {RSS_TARGET_MB:g} MB) {_verdict(ok)}")
+    finally:
+        for name in made:
+            drop_postgres_database(args.database_url, name)
     if misses:
         print("missed: " + ", ".join(misses))
     return 1 if args.check and misses else 0

@@ -73,6 +73,33 @@ def _prefix_lengths(size: int, t: Fraction) -> tuple[int, int, int, int]:
     return min_size, shared, probe, indexed
 
 
+def probe_members(
+    members: Collection[str],
+    *,
+    threshold: float = 0.8,
+    min_members: int = 3,
+    rarity: Mapping[str, int] | None = None,
+) -> list[str]:
+    """Members of one room of which every duplicate partner of it holds at least one.
+
+    A partner with Jaccard >= t shares at least ceil(t*|A|) of the room's |A| members, so it
+    holds one of any |A| - ceil(t*|A|) + 1 of them: the rarest ones (by `rarity`, smaller is
+    rarer, absent counts as rarest; ties by id), so that looking rooms up by these members finds
+    few rooms. Which ones are taken never changes the partners found, only how many others come
+    along. Empty for a room too small to be in any pair. Needs a positive threshold: at 0 any
+    two rooms pair up, whatever their members.
+    """
+    t = _threshold(threshold)
+    if t <= 0:
+        raise ValueError("duplicate partners can be found by members only for a threshold above 0")
+    distinct = set(members)
+    if len(distinct) < min_members or not distinct:
+        return []
+    min_shared = -(-t.numerator * len(distinct) // t.denominator)
+    ordered = sorted(distinct, key=lambda m: (0 if rarity is None else rarity.get(m, 0), m))
+    return ordered[: len(distinct) - min_shared + 1]
+
+
 def find_duplicates(
     rooms: Mapping[str, Collection[str]],
     *,

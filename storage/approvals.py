@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
+from storage.db import in_chunks
 from storage.models import (
     ApprovalRequest,
     CommandLog,
@@ -152,24 +153,30 @@ def decide_request(
     req.status, req.decided_by, req.decided_at, req.decision_reason = status, by, at, reason
 
 
-def pending_requests_by_room(session: Session) -> dict[str, list[str]]:
-    """Kinds of approval requests still waiting, per room."""
+def pending_requests_by_room(
+    session: Session, *, room_ids: Collection[str] | None = None
+) -> dict[str, list[str]]:
+    """Kinds of approval requests still waiting, per room (only `room_ids` when given)."""
     out: dict[str, list[str]] = {}
-    rows = session.execute(
+    stmt = (
         select(col(ApprovalRequest.room_id), col(ApprovalRequest.kind))
         .where(col(ApprovalRequest.status) == "pending")
         .order_by(col(ApprovalRequest.id))
     )
-    for room_id, kind in rows:
-        out.setdefault(room_id, []).append(kind)
+    for chunk in [None] if room_ids is None else in_chunks(room_ids):
+        scoped = stmt if chunk is None else stmt.where(col(ApprovalRequest.room_id).in_(chunk))
+        for room_id, kind in session.execute(scoped):
+            out.setdefault(room_id, []).append(kind)
     return out
 
 
-def retained_room_ids(session: Session) -> set[str]:
-    """Rooms a supervisor approved keeping (保留) despite their labels."""
-    rows = session.scalars(
-        select(col(ApprovalRequest.room_id)).where(
-            col(ApprovalRequest.kind) == "retain", col(ApprovalRequest.status) == "approved"
-        )
+def retained_room_ids(session: Session, *, room_ids: Collection[str] | None = None) -> set[str]:
+    """Rooms a supervisor approved keeping (保留) despite their labels (among `room_ids` when given)."""
+    stmt = select(col(ApprovalRequest.room_id)).where(
+        col(ApprovalRequest.kind) == "retain", col(ApprovalRequest.status) == "approved"
     )
-    return set(rows)
+    out: set[str] = set()
+    for chunk in [None] if room_ids is None else in_chunks(room_ids):
+        scoped = stmt if chunk is None else stmt.where(col(ApprovalRequest.room_id).in_(chunk))
+        out.update(session.scalars(scoped))
+    return out

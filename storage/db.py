@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -314,3 +314,13 @@ def wipe_free_space(engine: Engine) -> bool:
         finally:
             auto.exec_driver_sql("PRAGMA temp_store=DEFAULT")
     return int(busy) == 0
+
+
+IN_CHUNK = 5000  # ids per IN (...) list: below SQLite's and PostgreSQL's bound-parameter limits
+
+
+def in_chunks(ids: Collection[str]) -> Iterator[list[str]]:
+    """Sorted `ids` in consecutive slices, for queries that filter by an IN list."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]

@@ -58,7 +58,7 @@ class Room(SQLModel, table=True):
     status: str = Field(default="active", index=True)  # active | dissolved | removed
     status_at: datetime | None = _ts()
     enrolled_at: datetime | None = _ts()
-    enrolled_by: str | None = None
+    enrolled_by: str | None = Field(default=None, index=True)
     created_on: date | None = None
     member_count: int = 0
     admin_ids: str = "[]"  # JSON list, refreshed with the room payload

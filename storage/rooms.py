@@ -12,7 +12,7 @@ from sqlalchemy.types import NullType
 from sqlmodel import Session, col
 
 from storage import history
-from storage.db import table_of
+from storage.db import in_chunks, table_of
 from storage.models import (
     Membership,
     Room,
@@ -128,8 +128,10 @@ def room_rows(
     columns: Sequence[str],
     shared: Collection[str] = (),
     make: Callable[[list[Any]], _Row] = tuple,  # type: ignore[assignment]
+    room_ids: Collection[str] | None = None,
 ) -> list[_Row]:
-    """Every room as `make(values of the named columns)` (values as the ORM types give them), by id.
+    """Every room (or those of `room_ids`) as `make(values of the named columns)` (values as the
+    ORM types give them), by id.
 
     No ORM instances: at 100k rooms the identity map and instance state cost about 2 KB a room.
     Dates and moments repeat (a township's end dates, batch enrolment): each column type converts
@@ -157,7 +159,10 @@ def room_rows(
     share = strings.setdefault
     same = [i for i, name in enumerate(columns) if name in shared]
     out: list[_Row] = []
-    for row in session.execute(select(*selected).order_by(table.c.id)):
+    stmt = select(*selected).order_by(table.c.id)
+    # Chunks of sorted ids, each read in id order: the rows still come out by id.
+    stmts = [stmt] if room_ids is None else [stmt.where(table.c.id.in_(c)) for c in in_chunks(room_ids)]
+    for row in (row for one in stmts for row in session.execute(one)):
         values = list(row)
         for i, processor, memo in converted:
             raw = values[i]
@@ -174,8 +179,11 @@ def room_rows(
     return out
 
 
-def current_members_joined(session: Session, *, sep: str) -> Iterator[Any]:
-    """(room_id, ids of its current members joined by `sep`): one row per room, not per member.
+def current_members_joined(
+    session: Session, *, sep: str, room_ids: Collection[str] | None = None
+) -> Iterator[Any]:
+    """(room_id, ids of its current members joined by `sep`): one row per room, not per member;
+    only the rooms of `room_ids` when given.
 
     `sep` must be a character no contact id contains (a control character).
     """
@@ -185,24 +193,97 @@ def current_members_joined(session: Session, *, sep: str) -> Iterator[Any]:
         .where(ms.left_at.is_(None))
         .group_by(ms.room_id)
     )
-    yield from session.execute(stmt)
+    if room_ids is None:
+        yield from session.execute(stmt)
+        return
+    for chunk in in_chunks(room_ids):
+        yield from session.execute(stmt.where(ms.room_id.in_(chunk)))
+
+
+def active_members_of(session: Session, *, room_ids: Collection[str]) -> dict[str, list[str]]:
+    """Current member ids of those of `room_ids` that are active (a room without members is left out)."""
+    ms = table_of(Membership).c
+    rc = table_of(Room).c
+    out: dict[str, list[str]] = {}
+    for chunk in in_chunks(room_ids):
+        stmt = (
+            select(ms.room_id, ms.contact_id)
+            .join(table_of(Room), rc.id == ms.room_id)
+            .where(ms.room_id.in_(chunk), ms.left_at.is_(None), rc.status == "active")
+        )
+        for room_id, contact_id in session.execute(stmt):
+            out.setdefault(room_id, []).append(contact_id)
+    return out
+
+
+def membership_counts(session: Session, *, contact_ids: Collection[str]) -> dict[str, int]:
+    """Membership rows per contact, current or closed: how common a person is across groups.
+
+    Closed stays are counted too so the count reads the contact index alone; callers use it
+    only to order people rarest first, where an approximate count does.
+    """
+    ms = table_of(Membership).c
+    out: dict[str, int] = {}
+    for chunk in in_chunks(contact_ids):
+        stmt = select(ms.contact_id, func.count()).where(ms.contact_id.in_(chunk)).group_by(ms.contact_id)
+        out.update((c, int(n)) for c, n in session.execute(stmt))
+    return out
+
+
+def active_rooms_with_members(session: Session, *, contact_ids: Collection[str]) -> set[str]:
+    """Active rooms where any of `contact_ids` is a current member (found through the contact index)."""
+    ms = table_of(Membership).c
+    rc = table_of(Room).c
+    out: set[str] = set()
+    for chunk in in_chunks(contact_ids):
+        stmt = (
+            select(ms.room_id)
+            .distinct()
+            .join(table_of(Room), rc.id == ms.room_id)
+            .where(ms.contact_id.in_(chunk), ms.left_at.is_(None), rc.status == "active")
+        )
+        out.update(session.scalars(stmt))
+    return out
+
+
+def active_room_count(session: Session) -> int:
+    stmt = select(func.count()).select_from(Room).where(col(Room.status) == "active")
+    return int(session.scalar(stmt) or 0)
+
+
+def active_room_ids_in_units(session: Session, *, units: Collection[str | None]) -> list[str]:
+    """Ids of the active rooms whose unit is one of `units` (None: rooms without a unit), by id."""
+    named = [u for u in units if u is not None]
+    where = [col(Room.unit).in_(chunk) for chunk in in_chunks(named)]
+    if None in units:
+        where.append(col(Room.unit).is_(None))
+    if not where:
+        return []
+    stmt = select(col(Room.id)).where(col(Room.status) == "active", or_(*where)).order_by(col(Room.id))
+    return list(session.scalars(stmt))
 
 
 def managed_rooms(session: Session, *, contact_id: str) -> list[Room]:
     """Active rooms the contact owns, administers or invited the bot to; stable order
-    (enrolment time, then id) so a list number means the same room between requests."""
+    (enrolment time, then id) so a list number means the same room between requests.
+
+    Found through indexes, never by reading every room: the owner and inviter columns, and for
+    administrators the rooms the contact is or was a member of (the room payload that names
+    the administrators lists them among the members, and both are stored together).
+    """
     needle = json.dumps(contact_id)
-    rows = session.exec(  # type: ignore[call-overload]
-        select(Room).where(
-            col(Room.status) == "active",
-            or_(
-                col(Room.owner_id) == contact_id,
-                col(Room.enrolled_by) == contact_id,
-                col(Room.admin_ids).contains(needle),
-            ),
-        )
-    ).scalars()
-    rooms = [r for r in rows if is_manager(r, contact_id)]
+    ms = table_of(Membership).c
+    theirs = select(ms.room_id).where(ms.contact_id == contact_id)
+    found: dict[str, Room] = {}
+    for where in (
+        col(Room.owner_id) == contact_id,
+        col(Room.enrolled_by) == contact_id,
+        col(Room.id).in_(theirs) & col(Room.admin_ids).contains(needle),
+    ):
+        stmt = select(Room).where(col(Room.status) == "active", where)
+        for r in session.exec(stmt).scalars():  # type: ignore[call-overload]
+            found[r.id] = r
+    rooms = [r for r in found.values() if is_manager(r, contact_id)]
     far = datetime.max.replace(tzinfo=None)
     return sorted(rooms, key=lambda r: ((r.enrolled_at.replace(tzinfo=None) if r.enrolled_at else far), r.id))
 

@@ -56,6 +56,23 @@ def can_decide(session: Session, supervisor_id: str, req: ApprovalRequest) -> bo
     return can_approve(session, supervisor_id, scope_unit(req))
 
 
+def approvable_units(session: Session, supervisor_id: str) -> set[str | None]:
+    """Every unit `u` (None: groups without a unit) with `can_approve(session, supervisor_id, u)`,
+    found from the supervisor's place in the tree rather than by asking for each unit: their
+    unit and every unit below it, and the unit-less groups when they sit at the top (or have
+    no unit themselves, which leaves them nothing else)."""
+    me = directory_db.get_contact(session, contact_id=supervisor_id)
+    if me is None or me.role != "supervisor":
+        return set()
+    if me.unit is None:
+        return {None}
+    units: set[str | None] = set(directory_db.unit_subtree(session, root=me.unit))
+    top = directory_db.get_unit(session, name=me.unit)
+    if top is not None and top.parent is None:
+        units.add(None)
+    return units
+
+
 def who_approves(session: Session, unit: str | None, exclude: Collection[str | None] = ()) -> str:
     names = [c.name or c.id for c in eligible_supervisors(session, unit, exclude)][:3]
     where = f"“{unit}”或上级单位的督导" if unit else "上级督导"

@@ -10,7 +10,7 @@ purpose and the approval request a supervisor reads. The command log holds parse
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from bot.core.dates import (
 )
 from bot.core.domain import ChatMessage, OutgoingMessage
 from bot.core.wording import KIND_CN, label_cn
-from bot.services.audit import AuditRow, run_audit
+from bot.services.audit import AuditRow, evaluate_rooms
 from bot.services.context import AppContext
 from storage import directory as directory_db
 from storage.models import Room
@@ -117,13 +117,14 @@ def kind_text(room: Room) -> str:
 # ---------------------------------------------------------------- labels
 
 
-def audit_rows(ctx: Ctx) -> dict[str, AuditRow]:
-    """Labels as of the message time (the activity counted so far was flushed before the command).
+def audit_rows(ctx: Ctx, room_ids: Collection[str]) -> dict[str, AuditRow]:
+    """The audit rows of these rooms as of the message time (the activity counted so far was
+    flushed before the command), exactly as a full audit would give them, at a cost in
+    proportion to the rooms asked about.
 
     Call before writing in ctx.session (SQLite: one writer).
     """
-    rows, _ = run_audit(ctx.services.engine, ctx.services.rules, ctx.now, ctx.tz)
-    return {r.room.id: r for r in rows}
+    return evaluate_rooms(ctx.services.engine, ctx.services.rules, ctx.now, ctx.tz, room_ids)
 
 
 # ---------------------------------------------------------------- arguments

@@ -51,10 +51,11 @@ def my_groups(ctx: Ctx, args: list[str]) -> Reply:
     pages = (len(rooms) + PAGE_SIZE - 1) // PAGE_SIZE
     if page > pages:
         raise Refusal("bad_page", f"只有 {pages} 页。发送“我的群”看第 1 页。", {"page": page})
-    rows = audit_rows(ctx)
-    lines = [f"你的群（共 {len(rooms)} 个，第 {page}/{pages} 页）："]
     start = (page - 1) * PAGE_SIZE
-    for n, room in enumerate(rooms[start : start + PAGE_SIZE], start=start + 1):
+    shown_rooms = rooms[start : start + PAGE_SIZE]
+    rows = audit_rows(ctx, [room.id for room in shown_rooms])  # only the page's groups
+    lines = [f"你的群（共 {len(rooms)} 个，第 {page}/{pages} 页）："]
+    for n, room in enumerate(shown_rooms, start=start + 1):
         kind = kind_short(room.kind)
         if room.end_date:
             kind += f" 截止{room.end_date.strftime('%m-%d')}"
@@ -94,7 +95,7 @@ def retain(ctx: Ctx, args: list[str]) -> Reply:
     reason = free_text(args[1:], "理由", RETAIN_EXAMPLE)
     if approvals_db.pending_for_room(ctx.session, room_id=room.id, kind="retain"):
         raise Refusal("already_pending", f"「{short(room.topic)}」的保留申请已在等待督导审批。", logged)
-    row = audit_rows(ctx).get(room.id)
+    row = audit_rows(ctx, [room.id]).get(room.id)
     found = row.verdict.labels if row else ()
     labels = [lb for lb in found if should_go(lb)]
     if not labels:

@@ -265,7 +265,7 @@ def extend(ctx: Ctx, args: list[str]) -> Reply:
 
 def status(ctx: Ctx, args: list[str]) -> Reply:
     room = ctx.need_room()
-    row = audit_rows(ctx).get(room.id)
+    row = audit_rows(ctx, [room.id]).get(room.id)
     first = ctx.today.replace(day=1)
     month = activity_db.messages_between(ctx.session, room_id=room.id, first=first, last=ctx.today)
     pending = approvals_db.pending_for_room(ctx.session, room_id=room.id)

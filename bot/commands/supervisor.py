@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.commands.approvals import (
+    approvable_units,
     can_approve,
     can_decide,
     decision_notice,
@@ -140,14 +141,9 @@ def reject(ctx: Ctx, args: list[str]) -> Reply:
 def summary(ctx: Ctx, args: list[str]) -> Reply:
     me = directory_db.get_contact(ctx.session, contact_id=ctx.talker)
     unit = me.unit if me else None
-    scope: dict[str | None, bool] = {}
-
-    def mine(u: str | None) -> bool:
-        if u not in scope:
-            scope[u] = can_approve(ctx.session, ctx.talker, u)
-        return scope[u]
-
-    rows = [r for r in audit_rows(ctx).values() if r.room.status == "active" and mine(r.room.unit)]
+    units = approvable_units(ctx.session, ctx.talker)
+    in_scope = rooms_db.active_room_ids_in_units(ctx.session, units=units)
+    rows = [r for r in audit_rows(ctx, in_scope).values() if r.room.status == "active"]
     kinds = {k: sum(1 for r in rows if r.room.kind == k) for k in KIND_CN}
     unregistered = sum(1 for r in rows if r.room.kind is None)
     flagged = [r for r in rows if any(map(should_go, r.verdict.labels))]
@@ -159,7 +155,7 @@ def summary(ctx: Ctx, args: list[str]) -> Reply:
     pending = [
         r
         for r in approvals_db.pending_requests(ctx.session)
-        if mine(scope_unit(r)) and ctx.talker not in interested(ctx.session, r)
+        if scope_unit(r) in units and ctx.talker not in interested(ctx.session, r)
     ]
     claimed = sum(1 for r in rows if r.room.claimed_dissolved_at is not None)
     codes = "、".join(f"{label_cn(c)} {n}" for c, n in sorted(by_code.items(), key=lambda x: -x[1]))

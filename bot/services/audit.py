@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,7 +12,9 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
+from policies.duplicates import probe_members
 from policies.engine import activity_windows, burden, evaluate
 from policies.members import Memberships, MembershipsBuilder
 from policies.model import Burden, RoomFacts, RoomVerdict, WindowTotals
@@ -80,9 +82,19 @@ _SEP = "\x1f"
 
 
 def load_facts(
-    engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo, window_days: int = 90
+    engine: Engine,
+    rules: Rules,
+    now: datetime,
+    tz: ZoneInfo,
+    window_days: int = 90,
+    *,
+    room_ids: Collection[str] | None = None,
 ) -> tuple[list[AuditRoom], list[RoomFacts], Memberships, dict[str, int], dict[str, list[str]]]:
     """Read what the policies need in a handful of queries (no per-room queries).
+
+    With `room_ids`, only those rooms and every room that could be a duplicate of one of them
+    (`duplicate_candidates`), read in the same transaction: what `evaluate` needs to label
+    those rooms exactly as it would among all rooms.
 
     Returns the rooms, their facts (same order), their memberships as codes (same order),
     messages over the last 30 local days per room and pending request kinds per room. Activity
@@ -111,8 +123,10 @@ def load_facts(
     read_at: dict[str, int] = {}  # room id -> its position in `read`
     with session_scope(engine) as s:
         # When something changed after `now`, today's rows are not the rooms as they were then:
-        # read them from the history instead (slower, and only for audits of past days).
+        # read them from the history instead (slower, and only for audits of past days), whole:
+        # duplicate candidates come from today's memberships, which may not be the past's.
         past = past_db.changed_after(s, at=now)
+        scope = None if room_ids is None or past else set(room_ids) | duplicate_candidates(s, rules, room_ids)
         if past:
             pending = past_db.pending_requests_as_of(s, at=now)
             retained = past_db.retained_as_of(s, at=now)
@@ -120,10 +134,12 @@ def load_facts(
                 s, at=now, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make
             )
         else:
-            pending = approvals_db.pending_requests_by_room(s)
-            retained = approvals_db.retained_room_ids(s)
+            pending = approvals_db.pending_requests_by_room(s, room_ids=scope)
+            retained = approvals_db.retained_room_ids(s, room_ids=scope)
             # Contact ids, status, kind, unit…: few distinct values, one string object each.
-            rooms = rooms_db.room_rows(s, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make)
+            rooms = rooms_db.room_rows(
+                s, columns=_ROOM_COLUMNS, shared=_SHARED_COLUMNS, make=AuditRoom._make, room_ids=scope
+            )
         # Contact ids become dense codes, straight into an array. Township by township: a
         # township's groups share their people, so their codes are still in the CPU's caches
         # from the last group (at 100k groups, 0.5 s instead of 1.5 s in rooms' id order).
@@ -131,7 +147,7 @@ def load_facts(
         joined_rows = (
             past_db.members_joined_as_of(s, at=now, sep=_SEP)
             if past
-            else list(rooms_db.current_members_joined(s, sep=_SEP))
+            else list(rooms_db.current_members_joined(s, sep=_SEP, room_ids=scope))
         )
         joined_rows.sort(key=lambda row: unit_of.get(row[0], ""))
         builder = MembershipsBuilder()
@@ -142,9 +158,11 @@ def load_facts(
         read = builder.build()
         del builder
         totals: dict[str, tuple[Any, ...]] = {
-            row[0]: tuple(row[1:]) for row in activity_db.activity_sums(s, ranges=ranges)
+            row[0]: tuple(row[1:]) for row in activity_db.activity_sums(s, ranges=ranges, room_ids=scope)
         }
-        ahead = dict(activity_db.latest_activity_of_rooms_ahead(s, first=since, last=today, now=now))
+        ahead = dict(
+            activity_db.latest_activity_of_rooms_ahead(s, first=since, last=today, now=now, room_ids=scope)
+        )
     members = read.take([read_at.get(r.id, -1) for r in rooms]).distinct()
     del read, read_at
     facts = []
@@ -189,6 +207,24 @@ def load_facts(
     return rooms, facts, members, recent_messages, pending
 
 
+def duplicate_candidates(session: Session, rules: Rules, room_ids: Collection[str]) -> set[str]:
+    """Active rooms that could be a duplicate of one of `room_ids`, found through the member index.
+
+    A partner holds one of the room's rarest few members (`policies.duplicates.probe_members`),
+    so only the rooms of those members are read: a handful per room however many rooms there
+    are, since people common to many groups (county staff) are the last ones taken.
+    """
+    r = rules.duplicate
+    members = rooms_db.active_members_of(session, room_ids=room_ids)
+    if not members:
+        return set()
+    rarity = rooms_db.membership_counts(session, contact_ids={m for ids in members.values() for m in ids})
+    probes: set[str] = set()
+    for ids in members.values():
+        probes.update(probe_members(ids, threshold=r.jaccard, min_members=r.min_members, rarity=rarity))
+    return rooms_db.active_rooms_with_members(session, contact_ids=probes) if probes else set()
+
+
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while the audit builds its millions of acyclic objects.
@@ -226,6 +262,40 @@ def run_audit(
             for room, f, v in zip(rooms, facts, verdicts, strict=True)
         ]
         return rows, burden(facts, verdicts, members=members)
+
+
+_MANY = 1000  # rooms asked about before a full audit may be the cheaper way
+
+
+def evaluate_rooms(
+    engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo, room_ids: Collection[str]
+) -> dict[str, AuditRow]:
+    """The rows `run_audit` would give for `room_ids` at `now`, at a cost in proportion to them.
+
+    Each room's labels depend on other rooms only through the duplicate check, so these rooms
+    are evaluated together with their possible duplicates and nothing else. When they are most
+    of the active rooms, a full audit is cheaper than finding the candidates (only counted for
+    many rooms: counting reads the whole table).
+    """
+    wanted = set(room_ids)
+    if not wanted:
+        return {}
+    most = False
+    if len(wanted) >= _MANY:
+        with session_scope(engine) as s:
+            most = 2 * len(wanted) > rooms_db.active_room_count(s)
+    if most:
+        rows, _ = run_audit(engine, rules, now, tz)
+        return {row.room.id: row for row in rows if row.room.id in wanted}
+    rooms, facts, members, recent, pending = load_facts(engine, rules, now, tz, room_ids=wanted)
+    verdicts = evaluate(facts, rules, now, members=members)
+    return {
+        room.id: AuditRow(
+            room, f, v, recent.get(room.id, 0), f.last_activity, tuple(pending.get(room.id, ()))
+        )
+        for room, f, v in zip(rooms, facts, verdicts, strict=True)
+        if room.id in wanted
+    }
 
 
 def row_json(row: AuditRow, tz: ZoneInfo) -> dict[str, Any]:

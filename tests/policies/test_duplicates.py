@@ -143,3 +143,35 @@ def test_many_identical_rooms(monkeypatch: pytest.MonkeyPatch) -> None:
     for join_slice in (1, 100, 1 << 20):
         monkeypatch.setattr(duplicates, "_JOIN_SLICE", join_slice)
         assert find_duplicates(rooms) == expected
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.8, 1.0])
+def test_every_partner_holds_a_probe_member_whatever_the_rarity(threshold: float) -> None:
+    rooms = sample(11, 600)
+    rng = random.Random(5)
+    everyone = sorted({m for ms in rooms.values() for m in ms})
+    # Any rarity, even a wrong one, must give the same partners: here a random one.
+    rarity = {m: rng.randrange(50) for m in everyone if rng.random() < 0.9}
+    pairs = exact_duplicates(rooms, threshold=threshold, min_members=3)
+    assert pairs
+    partners: dict[str, set[str]] = {}
+    for p in pairs:
+        partners.setdefault(p.a, set()).add(p.b)
+        partners.setdefault(p.b, set()).add(p.a)
+    for room_id, members in rooms.items():
+        probes = duplicates.probe_members(members, threshold=threshold, min_members=3, rarity=rarity)
+        assert set(probes) <= members
+        for other in partners.get(room_id, ()):
+            assert set(probes) & rooms[other], (room_id, other)
+        if len(members) < 3:
+            assert probes == []
+
+
+def test_probe_members_takes_the_rarest_and_needs_a_positive_threshold() -> None:
+    members = [f"p{i}" for i in range(10)]
+    rarity = {f"p{i}": 100 - i for i in range(10)}  # p9 rarest
+    # 0.8 * 10 = 8 shared at least: any 3 of the 10 contain one of them.
+    assert duplicates.probe_members(members, threshold=0.8, rarity=rarity) == ["p9", "p8", "p7"]
+    assert duplicates.probe_members(members, threshold=1.0, rarity=rarity) == ["p9"]
+    with pytest.raises(ValueError, match="threshold"):
+        duplicates.probe_members(members, threshold=0.0)
