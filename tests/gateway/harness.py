@@ -112,8 +112,10 @@ class GatewayHarness:
         log_level: str = "warn",
         node: str = "node",
         npm: str = "npm",
+        env: dict[str, str] | None = None,
     ) -> None:
         self.workdir = Path(workdir)
+        self.env = dict(env or {})  # extra environment for the server (GATEWAY_SCAN, …)
         self.token = token
         self.step_ms = step_ms
         self.log_level = log_level
@@ -223,6 +225,7 @@ class GatewayHarness:
             WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER="true",
             NO_UPDATE_NOTIFIER="1",
         )
+        env.update(self.env)
         with self._cond:
             self._events = []
             self._eof = False
@@ -271,6 +274,21 @@ class GatewayHarness:
         with self._cond:
             self._eof = True
             self._cond.notify_all()
+
+    def restart(self, down: float, timeout: float = 60, **env: str) -> None:
+        """Stop the gateway, stay away `down` seconds, start it again on the same port.
+
+        `env` is added to the server's environment from then on (e.g. a room added meanwhile).
+        Events are collected afresh, so `wait_login` waits for the new login.
+        """
+        if self.port is None:
+            raise GatewayError("not started")
+        port = self.port
+        self._terminate()
+        time.sleep(down)
+        self.env.update(env)
+        self._spawn(port)
+        self.wait_for("ready", timeout=timeout)
 
     def stop(self, timeout: float = 10) -> None:
         """Stop the gateway (quit, then SIGTERM, then SIGKILL) and reap it. Idempotent."""

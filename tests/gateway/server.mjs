@@ -76,6 +76,14 @@ const ROOMS = [
   { id: 'r4@chatroom', topic: '2026年冬季征兵工作群', ownerId: 'zhang', memberIdList: ['zhang', 'li', 'zhao'] },
 ]
 
+// GATEWAY_EXTRA_ROOM: a room the bot is in at login (it was added while the bot was away).
+if (process.env.GATEWAY_EXTRA_ROOM) {
+  ROOMS.push({ id: process.env.GATEWAY_EXTRA_ROOM, topic: '新店镇迎检群', ownerId: 'zhao', memberIdList: [BOT_ID, 'zhao', 'li'] })
+}
+// GATEWAY_SCAN=1: show a login QR code before logging in, as a real puppet does.
+const SCAN = process.env.GATEWAY_SCAN === '1'
+const QR_URL = 'https://login.weixin.qq.com/l/qingqun-conformance'
+
 const mocker = new mock.Mocker()
 const puppet = new PuppetMock({ mocker })
 
@@ -170,10 +178,24 @@ async function runScript () {
 mocker.use(m => {
   generation++
   resetWorld()
-  m.login(contacts[BOT_ID])
-  loggedIn = true
-  emit({ event: 'login', id: BOT_ID })
+  const login = () => {
+    m.login(contacts[BOT_ID])
+    loggedIn = true
+    emit({ event: 'login', id: BOT_ID })
+  }
+  const timers = []
+  if (SCAN) {
+    // After the client's event stream is listening (a scan is not replayed, unlike a login).
+    timers.push(setTimeout(() => {
+      m.scan(QR_URL, PUPPET.types.ScanStatus.Waiting)
+      emit({ event: 'scan', url: QR_URL })
+      timers.push(setTimeout(login, 1000))
+    }, 1000))
+  } else {
+    login()
+  }
   return () => {
+    for (const t of timers) clearTimeout(t)
     generation++
     loggedIn = false
   }
