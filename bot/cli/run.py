@@ -74,7 +74,7 @@ async def run_live(settings: Settings, engine: Engine) -> int:
     # Outbox recovery, the scheduler and delivery run while this process leads (bot.runtime).
     coordinator = Coordinator(app.ctx)
     heartbeat = Heartbeat(app.ctx, leading=lambda: coordinator.leading)
-    adapter = WechatyAdapter(app, live_puppet(endpoint, token))
+    adapter = WechatyAdapter(app, live_puppet(endpoint, token), recheck_rooms=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -128,8 +128,11 @@ _SHOW_QR = {ScanStatus.Waiting.value, ScanStatus.Timeout.value}
 class WechatyAdapter:
     """Binds one Wechaty instance to the App. Also the outbox's Transport."""
 
-    def __init__(self, app: App, puppet: Puppet) -> None:
+    def __init__(self, app: App, puppet: Puppet, *, recheck_rooms: bool = False) -> None:
+        """`recheck_rooms`: after each login, read the room list again once the removal grace has
+        passed, then hourly (the live bot; a simulation's world does not drift behind its back)."""
         self.app = app
+        self.recheck_rooms = recheck_rooms
         # Process-global caches would hand this bot another bot's objects.
         Room._pool.clear()
         Contact._pool.clear()
@@ -212,7 +215,8 @@ class WechatyAdapter:
         # then every hour, so a room left while we were away is confirmed as removed.
         if self._rechecks is not None:
             self._rechecks.cancel()
-        self._rechecks = asyncio.create_task(self._recheck_rooms(), name="room-rechecks")
+        if self.recheck_rooms:
+            self._rechecks = asyncio.create_task(self._recheck_rooms(), name="room-rechecks")
 
     async def check_rooms(self, *, greet_new: bool = True) -> None:
         """Read the room list and members afresh and reconcile the stored rooms with them."""
