@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -47,3 +48,23 @@ def sim_jobs(services: AppContext) -> list[Job]:
     """The scheduled jobs for `Simulation` (its default `jobs`)."""
     start = services.clock.now()
     return [SimJob(services, spec, start) for spec in JOBS.values()]
+
+
+class RoomListCheck:
+    """The live bot reads the room list again after the removal grace (bot.transport.adapter),
+    which confirms rooms missing at login as removed. The simulation does the same on its
+    virtual clock: first after the grace, then daily (hourly, as live, would only cost time)."""
+
+    def __init__(self, check: Callable[[], Awaitable[None]], first: datetime) -> None:
+        self._check = check
+        self._next: datetime | None = first
+
+    def next_fire_time(self, after: datetime) -> datetime | None:
+        return self._next
+
+    async def fire(self, now: datetime) -> None:
+        try:
+            await self._check()
+        except Exception:
+            logger.exception("simulated room list check failed")
+        self._next = now + timedelta(days=1)

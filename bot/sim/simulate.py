@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from loguru import logger
@@ -18,7 +18,7 @@ from bot.core.clock import VirtualClock
 from bot.core.config import Settings
 from bot.services.context import AppContext
 from bot.services.roster import Roster
-from bot.sim.jobs import Job, sim_jobs
+from bot.sim.jobs import Job, RoomListCheck, sim_jobs
 from bot.sim.puppet import SentMessage, SimPuppet, SimRoom
 from bot.sim.scenario import Event, Scenario
 from bot.transport.adapter import WechatyAdapter
@@ -152,6 +152,8 @@ class Simulation:
         keep = {task}
         await asyncio.wait_for(adapter.logged_in.wait(), timeout=30)
         await settle(keep)
+        grace = timedelta(seconds=self.settings.removal_grace)
+        self.jobs.append(RoomListCheck(adapter.check_rooms, self.clock.now() + grace))
         end = until or sc.end or (sc.events[-1].at if sc.events else sc.start)
         done = 0
         try:
