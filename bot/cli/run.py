@@ -68,6 +68,14 @@ def single_instance_lock(engine: Engine) -> TextIO | None:
 async def run_live(settings: Settings, engine: Engine) -> int:
     endpoint, token = settings.require_gateway()
     lock = single_instance_lock(engine)
+    try:
+        return await _run_live(settings, engine, endpoint, token)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+async def _run_live(settings: Settings, engine: Engine, endpoint: str, token: str) -> int:
     check_reachable(endpoint)
     app = App(engine=engine, settings=settings, clock=SystemClock())
     app.ctx.account.logged_out_since = app.clock.now()  # not logged in until the gateway says so
@@ -107,6 +115,4 @@ async def run_live(settings: Settings, engine: Engine) -> int:
         await asyncio.wait_for(adapter.stop(bot_task), timeout=3)
     with suppress(Exception):
         await asyncio.wait_for(asyncio.to_thread(heartbeat.forget), timeout=1)
-    if lock is not None:
-        lock.close()
     return 0 if stop.is_set() else 1
