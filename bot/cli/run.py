@@ -8,7 +8,7 @@ import signal
 import socket
 from contextlib import suppress
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from loguru import logger
 from sqlalchemy.engine import Engine
@@ -77,16 +77,25 @@ async def run_live(settings: Settings, engine: Engine) -> int:
 
 async def _run_live(settings: Settings, engine: Engine, endpoint: str, token: str) -> int:
     check_reachable(endpoint)
+    # Signals first: a Ctrl-C while the puppet is being built must stop us the same clean way.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        return await _serve(settings, engine, endpoint, token, stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _serve(settings: Settings, engine: Engine, endpoint: str, token: str, stop: asyncio.Event) -> int:
     app = App(engine=engine, settings=settings, clock=SystemClock())
     app.ctx.account.logged_out_since = app.clock.now()  # not logged in until the gateway says so
     # Outbox recovery, the scheduler and delivery run while this process leads (bot.runtime).
     coordinator = Coordinator(app.ctx)
     heartbeat = Heartbeat(app.ctx, leading=lambda: coordinator.leading)
     adapter = WechatyAdapter(app, live_puppet(endpoint, token), recheck_rooms=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     bot_task = await adapter.start()
     tasks = [
         asyncio.create_task(_flush_loop(app, settings.flush_interval), name="flush"),
@@ -95,15 +104,28 @@ async def _run_live(settings: Settings, engine: Engine, endpoint: str, token: st
     ]
     logger.info("qingqun is running against {}", endpoint)
     stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait({stopper, bot_task}, return_when=asyncio.FIRST_COMPLETED)
-    if bot_task in done and not stop.is_set():
-        logger.error("the wechaty connection ended; stopping so a supervisor can restart us")
+    try:
+        done, _ = await asyncio.wait({stopper, bot_task}, return_when=asyncio.FIRST_COMPLETED)
+        if bot_task in done and not stop.is_set():
+            logger.error("the wechaty connection ended; stopping so a supervisor can restart us")
+    finally:
+        await _shut_down(app, adapter, heartbeat, bot_task, [*tasks, stopper])
+    return 0 if stop.is_set() else 1
+
+
+async def _shut_down(
+    app: App,
+    adapter: WechatyAdapter,
+    heartbeat: Heartbeat,
+    bot_task: asyncio.Task[None],
+    tasks: list[asyncio.Task[Any]],
+) -> None:
+    """Stop in order: background loops, the command in flight, activity, the gateway, the heartbeat."""
     for t in tasks:
         t.cancel()
     for t in tasks:
         with suppress(asyncio.CancelledError):
             await t
-    stopper.cancel()
     try:
         async with asyncio.timeout(1.5):  # a command in flight gets its reply queued, within reason
             await app.router.commands.drain()
@@ -115,4 +137,3 @@ async def _run_live(settings: Settings, engine: Engine, endpoint: str, token: st
         await asyncio.wait_for(adapter.stop(bot_task), timeout=3)
     with suppress(Exception):
         await asyncio.wait_for(asyncio.to_thread(heartbeat.forget), timeout=1)
-    return 0 if stop.is_set() else 1

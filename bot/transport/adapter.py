@@ -24,6 +24,11 @@ Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream 
   will be deprecated" warnings and raises DeprecationWarning, which fails the send wherever
   warnings are errors. -> `GatewayFileBox` writes the JSON of file-box 1.x (what the official
   gateway's `FileBox.fromJSON` reads: `type`, with the older `boxType` too) without that property.
+* Its puppet-service start() runs `try: stub.stop() finally: stub.start()`: a cancel during the
+  first is replaced by the second's connection error, so a task cancelled there carried on
+  reconnecting (Ctrl-C during connect hung shutdown). grpclib cancels tasks itself without
+  `uncancel()`, so `Task.cancelling()` cannot tell. -> `_run` awaits each library call as a child
+  task (`_child`): our own cancel always reaches us, and the child is cancelled in turn.
 * The official gateway accepts gRPC messages of at most 4 MiB and python-wechaty has no streamed
   file send, so a file over ~3 MB fails there with RESOURCE_EXHAUSTED -> `OutgoingFile` refuses
   such files when they are queued (`MAX_FILE_BYTES`), long before the gateway.
@@ -36,7 +41,7 @@ import base64
 import json
 import mimetypes
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +114,20 @@ def _names_bot(text: str, names: list[str]) -> bool:
     """Text that starts with "@<bot name>" typed by hand: WeChat's mention list does not have us."""
     head = normalize_command(text[:64])
     return any(name and head.startswith("@" + normalize_command(name)) for name in names)
+
+
+async def _child(call: Coroutine[Any, Any, None]) -> None:
+    """Await a python-wechaty call as a child task, so a cancel of ours is never swallowed by it."""
+    child = asyncio.ensure_future(call)
+    try:
+        await asyncio.wait({child})
+    except asyncio.CancelledError:
+        child.cancel()
+        await asyncio.wait({child}, timeout=2)
+        raise
+    if child.cancelled():  # by the library itself, not by us: an ordinary failure to connect
+        raise ConnectionError("the puppet call was cancelled from inside")
+    child.result()
 
 
 async def _no_plugins() -> None:
@@ -363,7 +382,7 @@ class WechatyAdapter:
         while True:
             began = loop.time()
             try:
-                await self._connect_once()
+                await _child(self._connect_once())
                 why = "the gateway ended the event stream"
             except asyncio.CancelledError:
                 raise
@@ -388,7 +407,7 @@ class WechatyAdapter:
 
     async def _close_puppet(self) -> None:
         try:
-            await asyncio.wait_for(self.puppet.stop(), timeout=2)
+            await _child(asyncio.wait_for(self.puppet.stop(), timeout=2))
         except Exception:
             logger.info("puppet stop did not finish cleanly")
 

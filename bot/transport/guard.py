@@ -82,6 +82,17 @@ class GuardedPuppetService(PuppetService):
         stub.event = guarded
         await super()._listen_for_event()
 
+    async def stop(self) -> None:
+        # The library closes its gRPC channel only if the stub's stop() succeeds; against a
+        # gateway that went away it fails, and each reconnect would leak a channel.
+        try:
+            await super().stop()
+        finally:
+            self._puppet_stub = None
+            if self.channel is not None:
+                self.channel.close()
+                self.channel = None
+
 
 def live_puppet(endpoint: str, token: str) -> Puppet:
     # PuppetService's logger was created with its own console handler when this module was
