@@ -151,6 +151,8 @@ def insert_for(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
 # ---------------------------------------------------------------- existing databases only
 
 

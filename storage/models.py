@@ -75,6 +75,8 @@ class Room(SQLModel, table=True):
     last_activity_at: datetime | None = _ts()
     # Absent from the room list at a login; removed only once a later check confirms it (0008).
     missing_since: datetime | None = _ts()
+    # The one bot account that counts this room's messages and records its events (0010).
+    observer_id: str | None = Field(default=None, index=True)
 
 
 class RoomHistory(SQLModel, table=True):
@@ -228,6 +230,8 @@ class Outbox(SQLModel, table=True):
         UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
         Index("ix_outbox_due", "status", "not_before"),
         Index("ix_outbox_lane_due", "status", "lane", "not_before"),
+        Index("ix_outbox_account_due", "account_id", "status", "not_before"),
+        Index("ix_outbox_account_sent", "account_id", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -245,6 +249,9 @@ class Outbox(SQLModel, table=True):
     # reply: an answer to someone who just wrote (or the greeting on invite), sent at any hour;
     # push: digests, reminders and notices, in working time only (migration 0008).
     lane: str = "push"
+    # The bot account that sends it: one that can reach the recipient (0010). NULL: any account,
+    # as before accounts were known; the sending account is written here when it claims the row.
+    account_id: str | None = None
     status: str = "pending"  # pending | sending | sent | failed | dropped (a reply gone stale)
     attempts: int = 0
     created_at: datetime | None = _ts()
@@ -267,3 +274,38 @@ class Instance(SQLModel, table=True):
     leader: bool = False
     started_at: datetime | None = _ts()
     updated_at: datetime | None = _ts(index=True)
+
+
+class Account(SQLModel, table=True):
+    """A bot WeChat account of the fleet, recorded at its first login (migration 0010)."""
+
+    id: str = Field(primary_key=True)  # the wxid
+    name: str = ""
+    room_limit: int = 300  # as configured on the instance that serves it, at its last login
+    first_login_at: datetime | None = _ts()
+    last_login_at: datetime | None = _ts()
+
+
+class RoomPresence(SQLModel, table=True):
+    """A bot account that is in a room now; the row goes when it leaves or is removed (0010)."""
+
+    __table_args__ = (Index("ix_roompresence_account", "account_id"),)
+
+    room_id: str = Field(primary_key=True)
+    account_id: str = Field(primary_key=True)
+    since: datetime | None = _ts()
+    # Absent from this account's room list at a login: it leaves only once a later check agrees.
+    missing_since: datetime | None = _ts()
+
+
+class ContactReach(SQLModel, table=True):
+    """A contact is a friend of this bot account, so it can message them privately (0010).
+
+    A contact with no rows here is reachable as `Contact.friend` says: by any account (the roster
+    said `friend: true`, or only one account was ever known) or by none.
+    """
+
+    __table_args__ = (Index("ix_contactreach_account", "account_id"),)
+
+    contact_id: str = Field(primary_key=True)
+    account_id: str = Field(primary_key=True)

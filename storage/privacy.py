@@ -34,6 +34,7 @@ from storage.models import (
     CampaignBaseline,
     CommandLog,
     Contact,
+    ContactReach,
     EventLog,
     Membership,
     Outbox,
@@ -78,13 +79,9 @@ def _row(obj: SQLModel, *names: str) -> dict[str, Any]:
 def _containing(session: Session, model: type[SQLModel], fields: Iterable[str], contact_id: str) -> list[Any]:
     """Rows where any of the named text fields holds the id as a token (LIKE narrows, the regex decides)."""
     names = list(fields)
-    stmt = select(model).where(
-        or_(*(getattr(model, n).contains(contact_id, autoescape=True) for n in names))
-    )
+    stmt = select(model).where(or_(*(getattr(model, n).contains(contact_id, autoescape=True) for n in names)))
     pattern = _token(contact_id)
-    return [
-        obj for obj in session.scalars(stmt) if any(pattern.search(getattr(obj, n) or "") for n in names)
-    ]
+    return [obj for obj in session.scalars(stmt) if any(pattern.search(getattr(obj, n) or "") for n in names)]
 
 
 def _by_id(rows: Iterable[Any]) -> list[Any]:
@@ -173,8 +170,15 @@ def export_contact(session: Session, *, contact_id: str) -> dict[str, Any]:
     pattern = _token(contact_id)
 
     def roles(room: Room) -> list[str]:
-        out = [r for r, v in (("owner", room.owner_id), ("enrolled_by", room.enrolled_by),
-                              ("registered_by", room.registered_by)) if v == contact_id]
+        out = [
+            r
+            for r, v in (
+                ("owner", room.owner_id),
+                ("enrolled_by", room.enrolled_by),
+                ("registered_by", room.registered_by),
+            )
+            if v == contact_id
+        ]
         return [*out, "admin"] if pattern.search(room.admin_ids or "") else out
 
     data: dict[str, Any] = {
@@ -185,6 +189,11 @@ def export_contact(session: Session, *, contact_id: str) -> dict[str, Any]:
             for r in rooms
         ],
         "memberships": [_row(m, "room_id", "joined_at", "left_at") for m in memberships],
+        "friend_of_accounts": sorted(
+            session.scalars(
+                select(col(ContactReach.account_id)).where(col(ContactReach.contact_id) == contact_id)
+            )
+        ),
         "sender_days": [_row(d, "room_id", "day", "messages") for d in sender_days],
         "commands": [
             {**_row(c, "at", "room_id", "command", "outcome", "reason"), "args": _json(c.args)}
@@ -192,8 +201,18 @@ def export_contact(session: Session, *, contact_id: str) -> dict[str, Any]:
         ],
         "approvals": [
             {
-                **_row(a, "id", "room_id", "kind", "requested_by", "requested_at", "status", "decided_by",
-                       "decided_at", "decision_reason"),
+                **_row(
+                    a,
+                    "id",
+                    "room_id",
+                    "kind",
+                    "requested_by",
+                    "requested_at",
+                    "status",
+                    "decided_by",
+                    "decided_at",
+                    "decision_reason",
+                ),
                 "payload": _json(a.payload),
             }
             for a in _approvals(session, contact_id)
@@ -280,6 +299,10 @@ def forget_contact(session: Session, *, contact_id: str, pseudonym: str | None =
     if contact is not None:
         session.delete(contact)
         result.add("contact", 1)
+    reach = session.scalars(select(ContactReach).where(col(ContactReach.contact_id) == contact_id)).all()
+    for friendship in reach:
+        session.delete(friendship)
+    result.add("friend_of_accounts", len(reach))
 
     model: type[SQLModel]
     for model, field_name, label in (
@@ -315,9 +338,7 @@ def forget_contact(session: Session, *, contact_id: str, pseudonym: str | None =
     # Their name in texts sent to others (a supervisor digest lists owners by name). Names of one
     # character are too likely to be part of other words to be removed safely.
     if len(name) >= 2:
-        others = session.scalars(
-            select(Outbox).where(col(Outbox.text).contains(name, autoescape=True))
-        ).all()
+        others = session.scalars(select(Outbox).where(col(Outbox.text).contains(name, autoescape=True))).all()
         result.add("names_removed", _rewrite(others, ("text",), lambda t: t.replace(name, NAME_REMOVED)))
     others_with_id = _containing(session, Outbox, ["text", "error"], contact_id)
     result.add("names_removed", _rewrite(others_with_id, ("text", "error"), swap))

@@ -79,9 +79,7 @@ def purge(
 
     sender_days = run(delete(SenderDay).where(col(SenderDay.day) < today - timedelta(days=senderday_days)))
     daily = run(delete(DailyActivity).where(col(DailyActivity.day) < today - timedelta(days=activity_days)))
-    outbox_rows = run(
-        delete(Outbox).where(col(Outbox.status).in_(DONE), col(Outbox.created_at) < log_cutoff)
-    )
+    outbox_rows = run(delete(Outbox).where(col(Outbox.status).in_(DONE), col(Outbox.created_at) < log_cutoff))
     outbox_texts = run(
         update(Outbox)
         .where(col(Outbox.status).in_(DONE), col(Outbox.created_at) < text_cutoff, col(Outbox.text) != "")
