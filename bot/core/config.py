@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("QINGQUN_GATEWAY_TOKEN", "WECHATY_PUPPET_SERVICE_TOKEN"),
     )
     rules_file: Path | None = None
+    # The bot account (wxid) this instance serves. Several accounts share one PostgreSQL database,
+    # each with its own `qingqun run` and gateway; a login as another account is refused. Unset:
+    # whichever account logs in (a single-account deployment).
+    account: str | None = None
+    # How many groups one account may be in: past 90% `qingqun status` and the supervisor digest
+    # say so, and at the limit an invited account asks the group to invite another one instead.
+    room_limit: int = Field(default=300, ge=1)
     # Activity counters are flushed at least this often (seconds) and on shutdown.
     flush_interval: float = 1.0
     # Outbox pacing: a random gap in [min, max] seconds between sends, and an hourly cap.

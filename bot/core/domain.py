@@ -37,6 +37,8 @@ class ChatMessage:
     # In a group, text starting with "@<bot name>" that carries no real mention: no command
     # runs, the group gets a hint on how to mention the bot.
     named_without_mention: bool = False
+    # The bot account that received it (None: the only one); its answer goes back through it.
+    via: str | None = None
 
 
 # The official gateway takes one gRPC message of at most 4 MiB, and a file travels in it as
@@ -78,6 +80,8 @@ class OutgoingMessage:
     room_id: str | None = None
     mentions: tuple[str, ...] = field(default_factory=tuple)
     file: OutgoingFile | None = None
+    # The bot account to send it through; None lets the outbox route it (bot.services.routing).
+    account_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.file is not None and (self.text or self.mentions):
