@@ -217,3 +217,8 @@ def pending_counts(session: Session) -> dict[str, int]:
         .group_by(col(Outbox.account_id))
     )
     return {account_id: int(n) for account_id, n in session.execute(stmt)}
+
+
+def rooms_with_presence(session: Session) -> set[str]:
+    """Rooms some account is recorded in (the others were enrolled before accounts were)."""
+    return set(session.scalars(select(col(RoomPresence.room_id)).distinct()))

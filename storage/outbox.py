@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlmodel import Session, col
 
 from storage.db import insert_for
@@ -30,9 +31,14 @@ def enqueue_outbox(
     file_name: str | None = None,
     file_data: bytes | None = None,
     lane: str = "push",
+    account_id: str | None = None,
+    status: str = "pending",
+    error: str | None = None,
 ) -> bool:
     """Insert unless the key exists already; True when a row was added."""
     ins = insert_for(session, Outbox).values(
+        account_id=account_id,
+        error=error,
         dedupe_key=dedupe_key,
         text=text,
         file_name=file_name,
@@ -43,7 +49,7 @@ def enqueue_outbox(
         recipient_id=recipient_id,
         room_id=room_id,
         mentions=json.dumps(list(mentions)),
-        status="pending",
+        status=status,
         attempts=0,
         created_at=at,
         not_before=not_before,
@@ -54,20 +60,33 @@ def enqueue_outbox(
     return result.first() is not None
 
 
-def claim_next_outbox(session: Session, *, now: datetime, lane: str | None = None) -> Outbox | None:
-    """The next due row (of `lane`, if given), locked so another instance skips it (FOR UPDATE
-    SKIP LOCKED on PostgreSQL). Due rows leave in the order they were queued."""
+def _mine(account: str) -> ColumnElement[bool]:
+    """Rows `account` may send: its own, and those no account was named for."""
+    return or_(col(Outbox.account_id) == account, col(Outbox.account_id).is_(None))
+
+
+def claim_next_outbox(
+    session: Session, *, now: datetime, lane: str | None = None, account: str | None = None
+) -> Outbox | None:
+    """The next due row (of `lane`, and sendable by `account`, if given), locked so another
+    instance skips it (FOR UPDATE SKIP LOCKED on PostgreSQL). Due rows leave in queue order."""
     stmt = select(Outbox).where(col(Outbox.status) == "pending", col(Outbox.not_before) <= now)
     if lane is not None:
         stmt = stmt.where(col(Outbox.lane) == lane)
+    if account is not None:
+        stmt = stmt.where(_mine(account))
     stmt = stmt.order_by(col(Outbox.not_before), col(Outbox.id)).limit(1).with_for_update(skip_locked=True)
     return session.exec(stmt).scalars().first()  # type: ignore[call-overload, no-any-return]
 
 
-def next_outbox_due(session: Session, *, lane: str | None = None) -> datetime | None:
+def next_outbox_due(
+    session: Session, *, lane: str | None = None, account: str | None = None
+) -> datetime | None:
     stmt = select(func.min(Outbox.not_before)).where(col(Outbox.status) == "pending")
     if lane is not None:
         stmt = stmt.where(col(Outbox.lane) == lane)
+    if account is not None:
+        stmt = stmt.where(_mine(account))
     return session.execute(stmt).scalar()
 
 
@@ -91,8 +110,13 @@ def drop_stale(session: Session, *, lane: str, created_before: datetime, reason:
     return ids
 
 
-def oldest_sent_since(session: Session, *, since: datetime) -> datetime | None:
-    return session.execute(select(func.min(Outbox.sent_at)).where(col(Outbox.sent_at) >= since)).scalar()
+def _sent_by(stmt: Any, account: str | None) -> Any:
+    return stmt if account is None else stmt.where(col(Outbox.account_id) == account)
+
+
+def oldest_sent_since(session: Session, *, since: datetime, account: str | None = None) -> datetime | None:
+    stmt = select(func.min(Outbox.sent_at)).where(col(Outbox.sent_at) >= since)
+    return session.execute(_sent_by(stmt, account)).scalar()
 
 
 def pending_count(session: Session) -> int:
@@ -113,16 +137,15 @@ def failed_count_since(session: Session, *, since: datetime) -> int:
     return int(session.execute(stmt).scalar() or 0)
 
 
-def last_sent_at(session: Session) -> datetime | None:
-    value = session.execute(select(func.max(Outbox.sent_at))).scalar()
+def last_sent_at(session: Session, *, account: str | None = None) -> datetime | None:
+    """When the last message went out (through `account`, if given): pacing is per account."""
+    value: datetime | None = session.execute(_sent_by(select(func.max(Outbox.sent_at)), account)).scalar()
     return value
 
 
-def sent_since(session: Session, *, since: datetime) -> int:
-    return int(
-        session.execute(select(func.count()).select_from(Outbox).where(col(Outbox.sent_at) >= since)).scalar()
-        or 0
-    )
+def sent_since(session: Session, *, since: datetime, account: str | None = None) -> int:
+    stmt = select(func.count()).select_from(Outbox).where(col(Outbox.sent_at) >= since)
+    return int(session.execute(_sent_by(stmt, account)).scalar() or 0)
 
 
 def outbox_rows(session: Session, *, status: str | None = None) -> list[Outbox]:

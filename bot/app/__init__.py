@@ -1,5 +1,5 @@
 """The application layer: room lifecycle and the message router, behind `App`."""
 
-from bot.app.application import App
+from bot.app.application import App, WrongAccount
 
-__all__ = ["App"]
+__all__ = ["App", "WrongAccount"]

@@ -15,14 +15,20 @@ from bot.commands.registry import REGISTRY, CommandTable
 from bot.core.clock import Clock
 from bot.core.config import Settings
 from bot.core.domain import ChatMessage, ContactInfo, RoomSnapshot
+from bot.core.wording import wrong_account
 from bot.services.account import show_login_qr
 from bot.services.activity import ActivityRecorder
 from bot.services.context import AppContext
 from bot.services.outbox import Outbox
 from bot.services.roster import Roster, apply_roster
 from policies.rules import Rules
+from storage import accounts as accounts_db
 from storage import eventlog as eventlog_db
 from storage.db import session_scope
+
+
+class WrongAccount(Exception):
+    """The gateway logged in as another account than this instance serves; str() says so in Chinese."""
 
 
 class App:
@@ -83,6 +89,10 @@ class App:
     def note_contacts(self, infos: Sequence[ContactInfo]) -> None:
         self.rooms.note_contacts(infos)
 
+    def refresh_fleet(self) -> None:
+        """Pick up what other accounts' processes changed (a handover of observing, say)."""
+        self.ctx.fleet.refresh(self.ctx.engine)
+
     def backfill(self, rooms: Sequence[RoomSnapshot], at: datetime, *, greet_new: bool = False) -> None:
         self.rooms.backfill(rooms, at, greet_new=greet_new)
 
@@ -111,11 +121,21 @@ class App:
 
     # ------------------------------------------------------------ the account
 
-    def logged_in(self, account: str, at: datetime) -> bool:
-        """Record a login of the bot account; True when an earlier login is on record."""
+    def logged_in(self, account: str, at: datetime, name: str = "") -> bool:
+        """Record a login of the bot account; True when an earlier login is on record.
+
+        Raises WrongAccount when this instance serves another account (QINGQUN_ACCOUNT)."""
+        expected = self.ctx.settings.account
+        if expected and account != expected:
+            raise WrongAccount(wrong_account(expected, account))
         with session_scope(self.ctx.engine) as s:
             before = bool(eventlog_db.events_of_kind(s, kind="account_login"))
             eventlog_db.log_event(s, kind="account_login", at=at, actor_id=account)
+            accounts_db.record_login(
+                s, account_id=account, name=name, room_limit=self.ctx.settings.room_limit, at=at
+            )
+        self.ctx.bot_id = account
+        self.ctx.fleet.refresh(self.ctx.engine)
         state = self.ctx.account
         state.account, state.logged_in, state.logged_out_since, state.qr_url = account, True, None, None
         state.event(at)

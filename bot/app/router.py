@@ -64,7 +64,8 @@ class MessageRouter:
         self.commands = CommandRunner(ctx, registry)
 
     async def message(self, msg: ChatMessage) -> None:
-        if msg.room_id is not None:
+        # With several accounts in a room, only its observer counts: each message once.
+        if msg.room_id is not None and self.ctx.fleet.observes(msg.room_id, self.ctx.bot_id):
             self.ctx.recorder.record(msg.room_id, msg.talker_id, msg.at, msg.mention_all)
         if msg.command_text is not None or msg.named_without_mention:
             self.commands.submit(msg)

@@ -34,13 +34,24 @@ def check_reachable(endpoint: str, timeout: float = 3.0) -> None:
         raise ConfigError(f"gateway {endpoint} is not reachable: {exc.strerror or exc}") from exc
 
 
+FLEET_REFRESH = 10.0  # seconds: how soon a handover made by another account's process is seen
+
+
 async def _flush_loop(app: App, interval: float) -> None:
+    loop = asyncio.get_running_loop()
+    refreshed = loop.time()
     while True:
         await asyncio.sleep(interval)
         try:
             await app.recorder.flush_async()
         except Exception:
             logger.exception("activity flush failed; counters kept for the next try")
+        if loop.time() - refreshed >= FLEET_REFRESH:
+            refreshed = loop.time()
+            try:
+                await asyncio.to_thread(app.refresh_fleet)
+            except Exception:
+                logger.exception("reading the fleet failed; trying again")
 
 
 def single_instance_lock(engine: Engine) -> TextIO | None:
@@ -106,7 +117,7 @@ async def _serve(settings: Settings, engine: Engine, endpoint: str, token: str, 
     stopper = asyncio.create_task(stop.wait())
     try:
         done, _ = await asyncio.wait({stopper, bot_task}, return_when=asyncio.FIRST_COMPLETED)
-        if bot_task in done and not stop.is_set():
+        if bot_task in done and not stop.is_set() and adapter.fatal is None:
             logger.error("the wechaty connection ended; stopping so a supervisor can restart us")
     finally:
         await _shut_down(app, adapter, heartbeat, bot_task, [*tasks, stopper])

@@ -121,3 +121,23 @@ def greeting(bot_name: str, today: date) -> str:
         f"请群主@我发送“{example}”完成登记（类型：常设、临时、阶段性），"
         f"发送“@{bot_name} {HELP}”查看全部指令。"
     )
+
+
+# ---------------------------------------------------------------- the fleet of bot accounts
+
+
+def account_full(name: str, rooms: int, limit: int, other: tuple[str, str] | None) -> str:
+    """Said in a group that invited an account which is at its room limit."""
+    head = f"本机器人账号（{name}）已加入 {rooms} 个群，达到上限 {limit} 个。"
+    if other is None:
+        return head + "所有机器人账号都已满，请联系管理员增加账号；本群暂由本账号记录。"
+    other_name, other_id = other
+    return head + f"请改为邀请机器人账号「{other_name}」（微信号 {other_id}）入群，再将本账号移出本群。"
+
+
+def wrong_account(expected: str, got: str) -> str:
+    """Logged when the gateway logs in as another account than this instance serves."""
+    return (
+        f"登录的微信号 {got} 不是本实例配置的账号 {expected}（QINGQUN_ACCOUNT）；"
+        "为防止两个实例使用同一账号，本实例停止运行。请扫码登录正确的账号或改正配置。"
+    )

@@ -1,4 +1,4 @@
-"""Scheduler leadership across instances.
+"""Scheduler leadership across instances, and each account's right to send.
 
 Two `qingqun run` processes may share one PostgreSQL database. Only the holder of a
 session-level advisory lock (`pg_try_advisory_lock`) leads: it runs the scheduler and delivers
@@ -7,15 +7,27 @@ leader's database session ends (process killed, connection lost). Should two pro
 both act, the outbox still holds: its unique dedupe key keeps a digest from being queued twice,
 and `FOR UPDATE SKIP LOCKED` keeps a row from being claimed twice. SQLite has no such lock and is
 single-instance: there, this process always leads.
+
+The same kind of lock, keyed by the account (`account_lock_key`), lets exactly one process send
+as each bot account: its outbox rows, its pacing and its caps. Leadership of the schedule does
+not depend on any account being logged in.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from loguru import logger
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 LEADER_LOCK_KEY = 0x71_69_6E_67  # "qing"
+
+
+def account_lock_key(account: str) -> int:
+    """A stable signed 64-bit advisory-lock key for sending as `account`."""
+    digest = hashlib.sha256(f"qingqun-account:{account}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class Leadership:

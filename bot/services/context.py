@@ -10,6 +10,7 @@ from bot.core.clock import Clock
 from bot.core.config import Settings
 from bot.services.account import AccountState
 from bot.services.activity import ActivityRecorder
+from bot.services.fleet import Fleet
 from bot.services.outbox import Outbox
 from policies.rules import Rules, load_rules
 
@@ -17,7 +18,8 @@ from policies.rules import Rules, load_rules
 class AppContext:
     """Engine, settings, rules, clock, outbox and activity recorder of this process.
 
-    `bot_id` is the logged-in account's id, set at login (None before).
+    `bot_id` is the logged-in account's id, set at login (None before). `fleet` holds what
+    this process knows of the other bot accounts sharing the database.
     """
 
     def __init__(
@@ -35,9 +37,10 @@ class AppContext:
         # Validated once at start-up: a bad rule file stops the bot before it connects.
         self.rules: Rules = rules if rules is not None else load_rules(settings.rules_file)
         self.recorder = ActivityRecorder(engine, settings.tz, settings.work_start, settings.work_end)
-        self.outbox = Outbox(engine, clock, settings, seed=seed)
         self.bot_id: str | None = None
+        self.outbox = Outbox(engine, clock, settings, seed=seed, account=lambda: self.bot_id)
         self.account = AccountState()
+        self.fleet = Fleet()
 
     @property
     def tz(self) -> ZoneInfo:

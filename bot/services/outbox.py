@@ -11,8 +11,11 @@ the same digest twice — from a restart or a second instance — adds nothing. 
   no delivery receipts, so we cannot tell whether it went out; we treat it as sent. A user may
   miss one message in a crash, but never gets the same digest twice (the account-safety choice).
 
-Several instances: only the leader (bot/scheduler.py, PostgreSQL advisory lock) calls `recover()`
-and `step()`; the unique key and SKIP LOCKED claims hold even if two processes ever both deliver.
+Several accounts: every row names the account that sends it (bot.services.routing picks one
+that can reach the recipient; a reply goes back through the account that was written to). Each
+`qingqun run` delivers only its own account's rows (and rows no account was named for), so
+pacing, the hourly cap and the reply lane are per account. The unique key keeps a digest from
+being queued twice anywhere in the fleet, and SKIP LOCKED claims keep a row from being sent twice.
 
 Pacing protects the account. Two lanes: replies to a person who just wrote, and the greeting on
 invite, go out at once at any hour, still paced (a minimum gap and a per-minute cap) and ahead
@@ -25,20 +28,23 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Protocol
 
 from loguru import logger
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from bot.core.clock import Clock
 from bot.core.config import Settings
 from bot.core.domain import OutgoingFile, OutgoingMessage
+from bot.services.routing import Route, Routes
 from policies import workcal
 from storage import outbox as outbox_db
+from storage.accounts import UNREACHABLE
 from storage.db import session_scope
 from storage.models import Outbox as OutboxRow
 
@@ -69,7 +75,18 @@ def _hhmm(value: str) -> time:
 
 
 class Outbox:
-    def __init__(self, engine: Engine, clock: Clock, settings: Settings, seed: int | None = None) -> None:
+    """The queue of one process. `account` says which bot account this process sends as (None
+    before login, or in tools that only queue: then routing alone decides)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        settings: Settings,
+        seed: int | None = None,
+        account: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self._account = account
         self._engine = engine
         self._clock = clock
         self._settings = settings
@@ -83,34 +100,51 @@ class Outbox:
 
     def enqueue(self, msg: OutgoingMessage, session: Session | None = None) -> bool:
         """Queue a message; returns False when its key was queued before (exactly-once)."""
-        now = self._clock.now()
-        kwargs = {
-            "dedupe_key": msg.dedupe_key,
-            "text": msg.text,
-            "kind": msg.kind,
-            "period": msg.period,
-            "recipient_id": msg.recipient_id,
-            "room_id": msg.room_id,
-            "mentions": msg.mentions,
-            "at": now,
-            "not_before": now,
-            "file_name": msg.file.name if msg.file else None,
-            "file_data": msg.file.data if msg.file else None,
-            "lane": msg.lane,
-        }
-        if session is not None:
-            return outbox_db.enqueue_outbox(session, **kwargs)  # type: ignore[arg-type]
-        with session_scope(self._engine) as s:
-            return outbox_db.enqueue_outbox(s, **kwargs)  # type: ignore[arg-type]
+        return self.enqueue_many([msg], session) == 1
 
-    def recover(self) -> int:
-        """At start-up: rows left `sending` by a dead process count as sent (see module doc)."""
-        with session_scope(self._engine) as s:
-            result = s.execute(
-                update(OutboxRow)
-                .where(col(OutboxRow.status) == "sending")
-                .values(status="sent", error="unconfirmed: process stopped during send")
+    def enqueue_many(self, msgs: Iterable[OutgoingMessage], session: Session | None = None) -> int:
+        """Route and queue messages in one transaction; returns how many were new."""
+        if session is None:
+            with session_scope(self._engine) as s:
+                return self.enqueue_many(msgs, s)
+        todo = list(msgs)
+        now = self._clock.now()
+        me = self._account()
+        fresh = timedelta(seconds=3 * self._settings.heartbeat_interval)
+        routes = Routes.load_for(session, todo, now, fresh)
+        added = 0
+        for msg in todo:
+            # An answer goes back through the account that was written to (or invited).
+            route = Route(me) if msg.account_id is None and msg.lane == "reply" and me else routes.pick(msg)
+            added += outbox_db.enqueue_outbox(
+                session,
+                dedupe_key=msg.dedupe_key,
+                text=msg.text,
+                kind=msg.kind,
+                period=msg.period,
+                recipient_id=msg.recipient_id,
+                room_id=msg.room_id,
+                mentions=msg.mentions,
+                at=now,
+                not_before=now,
+                file_name=msg.file.name if msg.file else None,
+                file_data=msg.file.data if msg.file else None,
+                lane=msg.lane,
+                account_id=route.account_id,
+                status="failed" if route.unreachable else "pending",
+                error=UNREACHABLE if route.unreachable else None,
             )
+        return added
+
+    def recover(self, account: str | None = None) -> int:
+        """At start-up: rows left `sending` by a dead process count as sent (see module doc).
+
+        With `account`, only that account's rows: another account's process may be mid-send."""
+        stmt = update(OutboxRow).where(col(OutboxRow.status) == "sending")
+        if account is not None:
+            stmt = stmt.where(or_(col(OutboxRow.account_id) == account, col(OutboxRow.account_id).is_(None)))
+        with session_scope(self._engine) as s:
+            result = s.execute(stmt.values(status="sent", error="unconfirmed: process stopped during send"))
             n = int(result.rowcount or 0)  # type: ignore[attr-defined]
         if n:
             logger.warning("outbox: {} message(s) were mid-send at the last stop; not resending", n)
@@ -135,40 +169,44 @@ class Outbox:
         """
         now = self._clock.now()
         cfg = self._settings
+        me = self._account()
         with session_scope(self._engine) as s:
             self._drop_stale_replies(s, now)
-            last = outbox_db.last_sent_at(s)
+            last = outbox_db.last_sent_at(s, account=me)
             paced = now if last is None else max(now, last + timedelta(seconds=cfg.reply_interval))
-            reply_due = outbox_db.next_outbox_due(s, lane="reply")
-            push_due = outbox_db.next_outbox_due(s, lane="push")
+            reply_due = outbox_db.next_outbox_due(s, lane="reply", account=me)
+            push_due = outbox_db.next_outbox_due(s, lane="push", account=me)
             if reply_due is None and push_due is None:
                 return None
             row = None
             lane_wait: list[datetime] = []
             if reply_due is not None:
-                minute = outbox_db.sent_since(s, since=now - timedelta(minutes=1))
+                minute = outbox_db.sent_since(s, since=now - timedelta(minutes=1), account=me)
                 if minute >= cfg.reply_minute_cap:
-                    oldest = outbox_db.oldest_sent_since(s, since=now - timedelta(minutes=1))
+                    oldest = outbox_db.oldest_sent_since(s, since=now - timedelta(minutes=1), account=me)
                     paced = max(paced, (oldest or now) + timedelta(minutes=1))
                 ready = max(reply_due, paced)
                 if ready <= now:
-                    row = outbox_db.claim_next_outbox(s, now=now, lane="reply")
+                    row = outbox_db.claim_next_outbox(s, now=now, lane="reply", account=me)
                 lane_wait.append(ready)
             if row is None and push_due is not None:
                 ready = max(push_due, paced, self._next_allowed or now)
                 ready = self.allowed_at(ready) if ready > now else self.allowed_at(now)
                 if (
                     ready <= now
-                    and outbox_db.sent_since(s, since=now - timedelta(hours=1)) >= cfg.send_hourly_cap
+                    and outbox_db.sent_since(s, since=now - timedelta(hours=1), account=me)
+                    >= cfg.send_hourly_cap
                 ):
                     ready = now + timedelta(minutes=5)
                 if ready <= now:
-                    row = outbox_db.claim_next_outbox(s, now=now, lane="push")
+                    row = outbox_db.claim_next_outbox(s, now=now, lane="push", account=me)
                 lane_wait.append(ready)
             if row is None:
                 later = [t for t in lane_wait if t > now]
                 return min(later) if later else now + timedelta(seconds=cfg.reply_interval)
             row.status, row.attempts = "sending", row.attempts + 1
+            if me is not None:
+                row.account_id = me  # a row no account was named for is this account's now
             assert row.id is not None
             delivery = Delivery(
                 row_id=row.id,

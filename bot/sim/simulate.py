@@ -21,7 +21,7 @@ from bot.services.roster import Roster
 from bot.sim.jobs import Job, RoomListCheck, sim_jobs
 from bot.sim.puppet import SentMessage, SimPuppet, SimRoom
 from bot.sim.scenario import Event, Scenario
-from bot.transport.adapter import WechatyAdapter
+from bot.transport.adapter import CONNECTION_TASK, WechatyAdapter
 from bot.transport.guard import repair_wire_event
 
 
@@ -37,7 +37,11 @@ async def settle(exclude: set[asyncio.Task[None]]) -> None:
     me = asyncio.current_task()
     for _ in range(10_000):
         await asyncio.sleep(0)
-        pending = [t for t in asyncio.all_tasks() if t is not me and t not in exclude and not t.done()]
+        pending = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not me and t not in exclude and not t.done() and t.get_name() != CONNECTION_TASK
+        ]
         if not pending:
             return
         await asyncio.wait(pending, timeout=5)

@@ -59,7 +59,7 @@ from wechaty_puppet.file_box.type import FileBoxOptionsBase64, FileBoxType
 from wechaty_puppet.schemas.event import ScanStatus
 from wechaty_puppet.schemas.types import MessageType
 
-from bot.app import App
+from bot.app import App, WrongAccount
 from bot.core.domain import ChatMessage, ContactInfo, OutgoingFile, RoomSnapshot
 from bot.core.logs import tame_library_loggers
 from bot.core.textnorm import clean_name, normalize_command
@@ -116,9 +116,13 @@ def _names_bot(text: str, names: list[str]) -> bool:
     return any(name and head.startswith("@" + normalize_command(name)) for name in names)
 
 
-async def _child(call: Coroutine[Any, Any, None]) -> None:
+# Tasks that live as long as the connection: a simulation waiting for quiet skips them.
+CONNECTION_TASK = "wechaty-connection"
+
+
+async def _child(call: Coroutine[Any, Any, None], name: str = "wechaty-call") -> None:
     """Await a python-wechaty call as a child task, so a cancel of ours is never swallowed by it."""
-    child = asyncio.ensure_future(call)
+    child = asyncio.create_task(call, name=name)
     try:
         await asyncio.wait({child})
     except asyncio.CancelledError:
@@ -160,6 +164,8 @@ class WechatyAdapter:
         self.bot._plugin_manager.start = _no_plugins
         self.logged_in = asyncio.Event()
         self._rechecks: asyncio.Task[None] | None = None
+        # Set when the connection must not be retried (a login as the wrong account).
+        self.fatal: str | None = None
         self._bot_names: list[str] = [app.settings.bot_name]
         for name, handler in (
             ("login", self._on_login),
@@ -194,11 +200,13 @@ class WechatyAdapter:
         if payload is None:
             return None
         bot_id = self.app.bot_id
+        fleet = self.app.ctx.fleet
         return RoomSnapshot(
             room_id=room_id,
             topic=clean_name(payload.topic or ""),
             owner_id=payload.owner_id or None,
-            member_ids=tuple(m for m in payload.member_ids if m != bot_id),
+            # Bot accounts are not members: a room shared by two accounts has the same people.
+            member_ids=tuple(m for m in payload.member_ids if m != bot_id and not fleet.is_bot(m)),
             admin_ids=tuple(payload.admin_ids or ()),
             bot_present=bot_id in payload.member_ids,
         )
@@ -223,11 +231,16 @@ class WechatyAdapter:
 
     async def _on_login(self, contact: Contact) -> None:
         """Every login, the first or after a reconnect or a new scan, runs the whole path."""
-        self.app.bot_id = contact.contact_id
         me = await self.contact_info(contact.contact_id)
         if me is not None and me.name:
             self._bot_names = list(dict.fromkeys([me.name, self.app.settings.bot_name]))
-        again = self.app.logged_in(contact.contact_id, self.app.clock.now())
+        try:
+            again = self.app.logged_in(contact.contact_id, self.app.clock.now(), name=me.name if me else "")
+        except WrongAccount as exc:
+            logger.error("{}", exc)
+            self.fatal = str(exc)
+            await self._close_puppet()  # the event stream ends; `_run` sees `fatal` and stops
+            return
         await self.check_rooms(greet_new=again)
         self.logged_in.set()
         # A puppet still syncing may list too few rooms: look again once the grace has passed,
@@ -314,8 +327,8 @@ class WechatyAdapter:
     async def _on_message(self, msg: Message) -> None:
         payload = msg.payload
         talker_id = payload.from_id
-        if not talker_id or talker_id == self.app.bot_id:
-            return  # the gateway echoes our own sends; they are never activity
+        if not talker_id or talker_id == self.app.bot_id or self.app.ctx.fleet.is_bot(talker_id):
+            return  # our own sends echoed, or another account's: never activity
         room_id = payload.room_id or None
         mention_ids = set(payload.mention_ids or ())
         command_text: str | None = None
@@ -344,6 +357,7 @@ class WechatyAdapter:
                 or (room_id is not None and room_id in mention_ids),
                 command_text=command_text,
                 named_without_mention=named,
+                via=self.app.bot_id,
             )
         )
 
@@ -382,7 +396,7 @@ class WechatyAdapter:
         while True:
             began = loop.time()
             try:
-                await _child(self._connect_once())
+                await _child(self._connect_once(), CONNECTION_TASK)
                 why = "the gateway ended the event stream"
             except asyncio.CancelledError:
                 raise
@@ -393,6 +407,8 @@ class WechatyAdapter:
             if self._rechecks is not None:
                 self._rechecks.cancel()
             await self._close_puppet()
+            if self.fatal is not None:
+                return
             if loop.time() - began > 60:
                 delay = 1.0  # it was up for a while: this is a new outage
             logger.warning("gateway connection lost ({}); reconnecting in {:.0f} s", why, delay)
