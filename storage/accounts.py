@@ -230,3 +230,24 @@ def all_missing(session: Session, *, room_id: str) -> bool:
         select(col(RoomPresence.missing_since)).where(col(RoomPresence.room_id) == room_id)
     ).all()
     return bool(rows) and all(r is not None for r in rows)
+
+
+def friend_flags(session: Session, *, contact_ids: Iterable[str]) -> dict[str, bool]:
+    """contact id -> `Contact.friend`, for the known ones among `contact_ids`."""
+    out: dict[str, bool] = {}
+    for chunk in in_chunks(set(contact_ids)):
+        for contact_id, friend in session.execute(
+            select(col(Contact.id), col(Contact.friend)).where(col(Contact.id).in_(chunk))
+        ):
+            out[contact_id] = bool(friend)
+    return out
+
+
+def active_among(session: Session, *, room_ids: Iterable[str]) -> set[str]:
+    """The rooms among `room_ids` whose status is active."""
+    out: set[str] = set()
+    for chunk in in_chunks(set(room_ids)):
+        out.update(
+            session.scalars(select(col(Room.id)).where(col(Room.id).in_(chunk), col(Room.status) == "active"))
+        )
+    return out

@@ -100,10 +100,10 @@ class Outbox:
 
     def enqueue(self, msg: OutgoingMessage, session: Session | None = None) -> bool:
         """Queue a message; returns False when its key was queued before (exactly-once)."""
-        return self.enqueue_many([msg], session) == 1
+        return self.enqueue_many([msg], session)[0]
 
-    def enqueue_many(self, msgs: Iterable[OutgoingMessage], session: Session | None = None) -> int:
-        """Route and queue messages in one transaction; returns how many were new."""
+    def enqueue_many(self, msgs: Iterable[OutgoingMessage], session: Session | None = None) -> list[bool]:
+        """Route and queue messages in one transaction; for each, whether it was new."""
         if session is None:
             with session_scope(self._engine) as s:
                 return self.enqueue_many(msgs, s)
@@ -112,11 +112,11 @@ class Outbox:
         me = self._account()
         fresh = timedelta(seconds=3 * self._settings.heartbeat_interval)
         routes = Routes.load_for(session, todo, now, fresh)
-        added = 0
+        added: list[bool] = []
         for msg in todo:
             # An answer goes back through the account that was written to (or invited).
             route = Route(me) if msg.account_id is None and msg.lane == "reply" and me else routes.pick(msg)
-            added += outbox_db.enqueue_outbox(
+            new = outbox_db.enqueue_outbox(
                 session,
                 dedupe_key=msg.dedupe_key,
                 text=msg.text,
@@ -134,6 +134,7 @@ class Outbox:
                 status="failed" if route.unreachable else "pending",
                 error=UNREACHABLE if route.unreachable else None,
             )
+            added.append(new)
         return added
 
     def recover(self, account: str | None = None) -> int:

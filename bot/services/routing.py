@@ -25,7 +25,6 @@ from sqlmodel import Session
 from bot.core.domain import OutgoingMessage
 from storage import accounts as accounts_db
 from storage import instances as instances_db
-from storage.models import Contact, Room
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +72,8 @@ class Routes:
         live = {i.account for i in instances if i.account and i.logged_in}
         if not instances:
             live = set(accounts)  # no heartbeats at all (one process runs every account): all live
-        friendly = {cid: bool(c.friend) for cid in contacts if (c := session.get(Contact, cid)) is not None}
-        active = {rid for rid in rooms if (r := session.get(Room, rid)) is not None and r.status == "active"}
+        friendly = accounts_db.friend_flags(session, contact_ids=contacts)
+        active = accounts_db.active_among(session, room_ids=rooms)
         return cls(
             accounts,
             live,
