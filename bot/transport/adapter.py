@@ -113,7 +113,13 @@ def _strip_mention(text: str, names: list[str]) -> str:
 def _names_bot(text: str, names: list[str]) -> bool:
     """Text that starts with "@<bot name>" typed by hand: WeChat's mention list does not have us."""
     head = normalize_command(text[:64])
-    return any(name and head.startswith("@" + normalize_command(name)) for name in names)
+    for name in names:
+        typed = "@" + normalize_command(name) if name else ""
+        # "@清群助手2" names another account (a digit or Latin letter right after), not us.
+        after = head[len(typed) : len(typed) + 1]
+        if typed and head.startswith(typed) and not (after.isascii() and after.isalnum()):
+            return True
+    return False
 
 
 # Tasks that live as long as the connection: a simulation waiting for quiet skips them.
@@ -338,7 +344,7 @@ class WechatyAdapter:
                 command_text = (payload.text or "").strip()
             elif self.app.bot_id in mention_ids:
                 command_text = _strip_mention(payload.text or "", self._bot_names)
-            else:
+            elif not any(self.app.ctx.fleet.is_bot(m) for m in mention_ids):
                 named = _names_bot(payload.text or "", self._bot_names)
         if room_id is None and command_text is None:
             return  # a private non-text message: nothing to count, nothing to parse
