@@ -193,12 +193,12 @@ class Outbox:
             if row is None and push_due is not None:
                 ready = max(push_due, paced, self._next_allowed or now)
                 ready = self.allowed_at(ready) if ready > now else self.allowed_at(now)
-                if (
-                    ready <= now
-                    and outbox_db.sent_since(s, since=now - timedelta(hours=1), account=me)
-                    >= cfg.send_hourly_cap
-                ):
-                    ready = now + timedelta(minutes=5)
+                hour_ago = now - timedelta(hours=1)
+                capped = outbox_db.sent_since(s, since=hour_ago, account=me) >= cfg.send_hourly_cap
+                if ready <= now and capped:
+                    # At the cap: wait until the oldest send of the last hour leaves the window.
+                    oldest = outbox_db.oldest_sent_since(s, since=hour_ago, account=me) or now
+                    ready = max(oldest + timedelta(hours=1), now + timedelta(seconds=1))
                 if ready <= now:
                     row = outbox_db.claim_next_outbox(s, now=now, lane="push", account=me)
                 lane_wait.append(ready)

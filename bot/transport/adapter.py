@@ -22,7 +22,7 @@ Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream 
 * Sending a file: `FileBox.to_json_str()` reads FileBox's own deprecated `mimeType` property,
   whose getter calls `logging.Logger.warn` (itself deprecated): every send logs three "mimeType
   will be deprecated" warnings and raises DeprecationWarning, which fails the send wherever
-  warnings are errors. -> `GatewayFileBox` writes the JSON of file-box 1.x (what the official
+  warnings are errors. -> `GatewayFileBox` (bot.transport.wire) writes the JSON of file-box 1.x (what the official
   gateway's `FileBox.fromJSON` reads: `type`, with the older `boxType` too) without that property.
 * Its puppet-service start() runs `try: stub.stop() finally: stub.start()`: a cancel during the
   first is replaced by the second's connection error, so a task cancelled there carried on
@@ -37,12 +37,8 @@ Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import mimetypes
-import re
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import wechaty_puppet.schemas.puppet as _puppet_schema
@@ -54,73 +50,18 @@ import wechaty.wechaty as wechaty_module
 from loguru import logger
 from wechaty import Contact, Message, Room, Wechaty, WechatyOptions
 from wechaty.utils.async_helper import SingleIdContainer
-from wechaty_puppet import FileBox, Puppet, PuppetOptions
-from wechaty_puppet.file_box.type import FileBoxOptionsBase64, FileBoxType
+from wechaty_puppet import Puppet, PuppetOptions
 from wechaty_puppet.schemas.event import ScanStatus
 from wechaty_puppet.schemas.types import MessageType
 
 from bot.app import App, WrongAccount
-from bot.core.domain import ChatMessage, ContactInfo, OutgoingFile, RoomSnapshot
+from bot.core.domain import ChatMessage, ContactInfo, RoomSnapshot
 from bot.core.logs import tame_library_loggers
-from bot.core.textnorm import clean_name, normalize_command
+from bot.core.textnorm import clean_name
 from bot.services.outbox import Delivery, SendError
+from bot.transport.wire import MENTION_ALL_IDS, file_box, names_bot, strip_mention, utc_of
 
 tame_library_loggers()
-
-# WeChat puts this id in the mention list of an @所有人 message; we never look at the text for it.
-MENTION_ALL_IDS = frozenset({"notify@all", "@all"})
-
-
-class GatewayFileBox(FileBox):  # type: ignore[misc]
-    """A base64 FileBox whose JSON is file-box 1.x's, built without the deprecated `mimeType`."""
-
-    def __init__(self, name: str, data: bytes, media_type: str) -> None:
-        super().__init__(FileBoxOptionsBase64(name=name, base64=base64.b64encode(data)))
-        self.mediaType = media_type
-
-    def to_json_str(self) -> str:
-        return json.dumps(
-            {
-                "type": FileBoxType.Base64.value,
-                "boxType": FileBoxType.Base64.value,  # the key before file-box 1.0
-                "name": self.name,
-                "base64": self.base64.decode("ascii"),
-                "mediaType": self.mediaType,
-                "metadata": dict(self.metadata),
-            },
-            ensure_ascii=False,
-        )
-
-
-def file_box(file: OutgoingFile) -> FileBox:
-    """The FileBox `say()` takes for one of our files."""
-    media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return GatewayFileBox(file.name, file.data, media_type)
-
-
-def _utc(local_naive: datetime) -> datetime:
-    """python-wechaty hands out naive local datetimes built with fromtimestamp()."""
-    return local_naive.astimezone(UTC)
-
-
-def _strip_mention(text: str, names: list[str]) -> str:
-    for name in names:
-        if name:
-            text = re.sub("@" + re.escape(name) + r"[\u2005\u0020\u00a0]?", " ", text)
-    return text.strip()
-
-
-def _names_bot(text: str, names: list[str]) -> bool:
-    """Text that starts with "@<bot name>" typed by hand: WeChat's mention list does not have us."""
-    head = normalize_command(text[:64])
-    for name in names:
-        typed = "@" + normalize_command(name) if name else ""
-        # "@清群助手2" names another account (a digit or Latin letter right after), not us.
-        after = head[len(typed) : len(typed) + 1]
-        if typed and head.startswith(typed) and not (after.isascii() and after.isalnum()):
-            return True
-    return False
-
 
 # Tasks that live as long as the connection: a simulation waiting for quiet skips them.
 CONNECTION_TASK = "wechaty-connection"
@@ -297,7 +238,7 @@ class WechatyAdapter:
     async def _on_room_join(
         self, room: Room, invitees: list[Contact], inviter: Contact, date: datetime
     ) -> None:
-        at = _utc(date)
+        at = utc_of(date)
         ids = [c.contact_id for c in invitees]
         snap = await self.snapshot(room.room_id)
         if snap is None:
@@ -313,7 +254,7 @@ class WechatyAdapter:
     async def _on_room_leave(
         self, room: Room, leavers: list[Contact], remover: Contact, date: datetime
     ) -> None:
-        at = _utc(date)
+        at = utc_of(date)
         ids = [c.contact_id for c in leavers]
         remover_id = remover.contact_id if remover is not None and remover.contact_id else None
         if self.app.bot_id in ids:
@@ -328,7 +269,7 @@ class WechatyAdapter:
         self, room: Room, new_topic: str, old_topic: str, changer: Contact, date: datetime
     ) -> None:
         changer_id = changer.contact_id if changer is not None and changer.contact_id else None
-        self.app.topic_changed(room.room_id, clean_name(new_topic or ""), changer_id, _utc(date))
+        self.app.topic_changed(room.room_id, clean_name(new_topic or ""), changer_id, utc_of(date))
 
     async def _on_message(self, msg: Message) -> None:
         payload = msg.payload
@@ -343,9 +284,9 @@ class WechatyAdapter:
             if room_id is None:
                 command_text = (payload.text or "").strip()
             elif self.app.bot_id in mention_ids:
-                command_text = _strip_mention(payload.text or "", self._bot_names)
+                command_text = strip_mention(payload.text or "", self._bot_names)
             elif not any(self.app.ctx.fleet.is_bot(m) for m in mention_ids):
-                named = _names_bot(payload.text or "", self._bot_names)
+                named = names_bot(payload.text or "", self._bot_names)
         if room_id is None and command_text is None:
             return  # a private non-text message: nothing to count, nothing to parse
         if room_id is not None and room_id not in self.app.active_rooms():
@@ -353,12 +294,12 @@ class WechatyAdapter:
             if snap is None or not snap.bot_present:
                 logger.info("message for room {} the bot is not in: ignored", room_id)
                 return
-            self.app.adopt_room(snap, _utc(msg.date()))
+            self.app.adopt_room(snap, utc_of(msg.date()))
         await self.app.message(
             ChatMessage(
                 room_id=room_id,
                 talker_id=talker_id,
-                at=_utc(msg.date()),
+                at=utc_of(msg.date()),
                 mention_all=bool(mention_ids & MENTION_ALL_IDS)
                 or (room_id is not None and room_id in mention_ids),
                 command_text=command_text,

@@ -17,7 +17,7 @@ from bot.core.config import load_settings
 from bot.core.domain import MAX_FILE_BYTES, OutgoingFile, OutgoingMessage
 from bot.sim.scenario import load_scenario
 from bot.sim.simulate import Simulation, write_transcript
-from bot.transport.adapter import GatewayFileBox, file_box
+from bot.transport.wire import GatewayFileBox, file_box
 from storage.db import make_engine, session_scope
 from storage.migrate import upgrade
 from storage.models import Outbox as OutboxRow
