@@ -212,7 +212,7 @@ def generate(n: int, seed: int = SEED) -> tuple[Rows, Rows, Rows]:
             "registered_by": owner if kind else None,
             "registered_at": _ts(registered_at) if registered_at else None,
             "approved": approved, "claimed_dissolved_at": None,
-            "last_activity_at": _ts(last) if last else None, "missing_since": None,
+            "last_activity_at": _ts(last) if last else None, "missing_since": None, "observer_id": None,
         }
         rooms.append(tuple(room[c] for c in ROOM_COLUMNS))
         joined = _ts(enrolled - timedelta(days=1))
@@ -229,7 +229,7 @@ ROOM_COLUMNS = (
     "id", "topic", "owner_id", "status", "status_at", "enrolled_at", "enrolled_by", "created_on",
     "member_count", "admin_ids", "kind", "end_date", "original_end_date", "extension_count", "purpose",
     "unit", "registered_by", "registered_at", "approved", "claimed_dissolved_at", "last_activity_at",
-    "missing_since",
+    "missing_since", "observer_id",
 )  # fmt: skip
 MEMBER_COLUMNS = ("room_id", "contact_id", "joined_at", "left_at")
 ACTIVITY_COLUMNS = ("room_id", "day", "messages", "distinct_senders", "mention_all", "after_hours", "last_at")

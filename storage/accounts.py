@@ -222,3 +222,11 @@ def pending_counts(session: Session) -> dict[str, int]:
 def rooms_with_presence(session: Session) -> set[str]:
     """Rooms some account is recorded in (the others were enrolled before accounts were)."""
     return set(session.scalars(select(col(RoomPresence.room_id)).distinct()))
+
+
+def all_missing(session: Session, *, room_id: str) -> bool:
+    """Every account in the room found it missing from its room list (none saw it since)."""
+    rows = session.scalars(
+        select(col(RoomPresence.missing_since)).where(col(RoomPresence.room_id) == room_id)
+    ).all()
+    return bool(rows) and all(r is not None for r in rows)

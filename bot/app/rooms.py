@@ -86,6 +86,10 @@ class RoomLifecycle:
                 elif at - presence.missing_since >= grace:
                     eventlog_db.log_event(s, kind="missing_confirmed", at=at, room_id=room_id, actor_id=me)
                     self._account_out(s, listed, me, None, at)
+                s.flush()
+                # The room is unconfirmed while no account in it has seen it since.
+                missing = listed.status == "active" and accounts_db.all_missing(s, room_id=room_id)
+                listed.missing_since = (listed.missing_since or at) if missing else None
             present = accounts_db.rooms_with_presence(s)
             for room in rooms_db.all_rooms(s):
                 if room.status != "active" or room.id in seen or room.id in present:
