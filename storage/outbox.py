@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,48 +17,67 @@ from storage.models import (
 )
 
 
-def enqueue_outbox(
-    session: Session,
-    *,
-    dedupe_key: str,
-    text: str,
-    kind: str,
-    period: str,
-    recipient_id: str | None,
-    room_id: str | None,
-    mentions: Sequence[str],
-    at: datetime,
-    not_before: datetime,
-    file_name: str | None = None,
-    file_data: bytes | None = None,
-    lane: str = "push",
-    account_id: str | None = None,
-    status: str = "pending",
-    error: str | None = None,
-) -> bool:
-    """Insert unless the key exists already; True when a row was added."""
-    ins = insert_for(session, Outbox).values(
-        account_id=account_id,
-        error=error,
-        dedupe_key=dedupe_key,
-        text=text,
-        file_name=file_name,
-        file_data=file_data,
-        lane=lane,
-        kind=kind,
-        period=period,
-        recipient_id=recipient_id,
-        room_id=room_id,
-        mentions=json.dumps(list(mentions)),
-        status=status,
-        attempts=0,
-        created_at=at,
-        not_before=not_before,
-    )
-    # RETURNING rather than rowcount: with the implicit RETURNING SQLAlchemy adds on PostgreSQL,
-    # rowcount is -1 whether or not a row went in.
-    result = session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Outbox.id))
-    return result.first() is not None
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """One message to queue, as the outbox table stores it."""
+
+    dedupe_key: str
+    text: str
+    kind: str
+    period: str
+    recipient_id: str | None
+    room_id: str | None
+    mentions: Sequence[str]
+    at: datetime
+    file_name: str | None = None
+    file_data: bytes | None = None
+    lane: str = "push"
+    account_id: str | None = None
+    status: str = "pending"
+    error: str | None = None
+
+
+BATCH = 500  # rows per INSERT: well inside SQLite's limit on bound parameters
+
+
+def enqueue_outbox(session: Session, rows: Sequence[NewRow]) -> set[str]:
+    """Insert the rows whose key is not queued yet; returns the keys that went in.
+
+    One statement per batch (executemany with RETURNING, on the session's connection and in its
+    transaction): a digest round of thousands of rows costs a few round trips, not one each."""
+    if not rows:
+        return set()
+    table = Outbox.__table__  # type: ignore[attr-defined]
+    stmt = insert_for(session, table)
+    # RETURNING the key rather than rowcount: with the implicit RETURNING SQLAlchemy adds on
+    # PostgreSQL, rowcount is -1 whether or not a row went in.
+    stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.dedupe_key)
+    conn = session.connection()
+    added: set[str] = set()
+    for start in range(0, len(rows), BATCH):
+        params = [
+            {
+                "dedupe_key": r.dedupe_key,
+                "text": r.text,
+                "file_name": r.file_name,
+                "file_data": r.file_data,
+                "lane": r.lane,
+                "kind": r.kind,
+                "period": r.period,
+                "recipient_id": r.recipient_id,
+                "room_id": r.room_id,
+                "mentions": json.dumps(list(r.mentions)),
+                "account_id": r.account_id,
+                "status": r.status,
+                "error": r.error,
+                "attempts": 0,
+                "created_at": r.at,
+                "not_before": r.at,
+            }
+            for r in rows[start : start + BATCH]
+        ]
+        added.update(conn.execute(stmt, params).scalars())
+    return added
 
 
 def _mine(account: str) -> ColumnElement[bool]:

@@ -112,29 +112,34 @@ class Outbox:
         me = self._account()
         fresh = timedelta(seconds=3 * self._settings.heartbeat_interval)
         routes = Routes.load_for(session, todo, now, fresh)
-        added: list[bool] = []
+        rows: list[outbox_db.NewRow] = []
         for msg in todo:
             # An answer goes back through the account that was written to (or invited).
             route = Route(me) if msg.account_id is None and msg.lane == "reply" and me else routes.pick(msg)
-            new = outbox_db.enqueue_outbox(
-                session,
-                dedupe_key=msg.dedupe_key,
-                text=msg.text,
-                kind=msg.kind,
-                period=msg.period,
-                recipient_id=msg.recipient_id,
-                room_id=msg.room_id,
-                mentions=msg.mentions,
-                at=now,
-                not_before=now,
-                file_name=msg.file.name if msg.file else None,
-                file_data=msg.file.data if msg.file else None,
-                lane=msg.lane,
-                account_id=route.account_id,
-                status="failed" if route.unreachable else "pending",
-                error=UNREACHABLE if route.unreachable else None,
+            rows.append(
+                outbox_db.NewRow(
+                    dedupe_key=msg.dedupe_key,
+                    text=msg.text,
+                    kind=msg.kind,
+                    period=msg.period,
+                    recipient_id=msg.recipient_id,
+                    room_id=msg.room_id,
+                    mentions=msg.mentions,
+                    at=now,
+                    file_name=msg.file.name if msg.file else None,
+                    file_data=msg.file.data if msg.file else None,
+                    lane=msg.lane,
+                    account_id=route.account_id,
+                    status="failed" if route.unreachable else "pending",
+                    error=UNREACHABLE if route.unreachable else None,
+                )
             )
-            added.append(new)
+        inserted = outbox_db.enqueue_outbox(session, rows)
+        # A key given twice in one batch went in once: the first of them counts as new.
+        added: list[bool] = []
+        for msg in todo:
+            added.append(msg.dedupe_key in inserted)
+            inserted.discard(msg.dedupe_key)
         return added
 
     def recover(self, account: str | None = None) -> int:

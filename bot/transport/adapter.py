@@ -22,8 +22,9 @@ Compat patches for python-wechaty 0.10.7 (unmaintained), each with its upstream 
 * Sending a file: `FileBox.to_json_str()` reads FileBox's own deprecated `mimeType` property,
   whose getter calls `logging.Logger.warn` (itself deprecated): every send logs three "mimeType
   will be deprecated" warnings and raises DeprecationWarning, which fails the send wherever
-  warnings are errors. -> `GatewayFileBox` (bot.transport.wire) writes the JSON of file-box 1.x (what the official
-  gateway's `FileBox.fromJSON` reads: `type`, with the older `boxType` too) without that property.
+  warnings are errors. -> `GatewayFileBox` (bot.transport.wire) writes the JSON of file-box 1.x
+  (what the official gateway's `FileBox.fromJSON` reads: `type`, with the older `boxType` too)
+  without that property.
 * Its puppet-service start() runs `try: stub.stop() finally: stub.start()`: a cancel during the
   first is replaced by the second's connection error, so a task cancelled there carried on
   reconnecting (Ctrl-C during connect hung shutdown). grpclib cancels tasks itself without

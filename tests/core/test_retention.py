@@ -135,13 +135,13 @@ def test_a_digest_whose_text_was_purged_is_not_queued_again(engine: Engine, tmp_
         "recipient_id": "zhang", "room_id": None, "mentions": (),
     }
     with session_scope(engine) as s:
-        assert outbox_db.enqueue_outbox(s, at=_ago(181), not_before=_ago(181), **kwargs)  # type: ignore[arg-type]
+        assert outbox_db.enqueue_outbox(s, [outbox_db.NewRow(at=_ago(181), **kwargs)])  # type: ignore[arg-type]
         row = s.scalars(select(Outbox)).one()
         row.status, row.sent_at = "sent", _ago(181)
     assert run_retention(engine, _settings(tmp_path), NOW).outbox_texts == 1
     with session_scope(engine) as s:
         # The digest job running again for that week (a restart, a second instance) adds nothing.
-        assert not outbox_db.enqueue_outbox(s, at=NOW, not_before=NOW, **kwargs)  # type: ignore[arg-type]
+        assert not outbox_db.enqueue_outbox(s, [outbox_db.NewRow(at=NOW, **kwargs)])  # type: ignore[arg-type]
         rows = list(s.scalars(select(Outbox)))
     assert [(r.dedupe_key, r.status, r.text) for r in rows] == [(key, "sent", "")]
 
