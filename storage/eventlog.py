@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
 from storage.models import (
@@ -35,6 +35,24 @@ def log_event(
             detail=json.dumps(dict(detail or {}), ensure_ascii=False, default=str),
         )
     )
+
+
+def log_events(session: Session, events: Sequence[Mapping[str, Any]]) -> None:
+    """Many events in one executemany (a digest round logs thousands); keys as for `log_event`."""
+    if not events:
+        return
+    rows = [
+        {
+            "kind": e["kind"],
+            "at": e["at"],
+            "room_id": e.get("room_id"),
+            "actor_id": e.get("actor_id"),
+            "subjects": json.dumps(list(e.get("subjects", ())), ensure_ascii=False),
+            "detail": json.dumps(dict(e.get("detail") or {}), ensure_ascii=False, default=str),
+        }
+        for e in events
+    ]
+    session.connection().execute(insert(EventLog.__table__), rows)  # type: ignore[attr-defined]
 
 
 def events_of_kind(session: Session, *, kind: str, since: datetime | None = None) -> list[EventLog]:

@@ -40,18 +40,22 @@ def _queue(services: AppContext, digests: Sequence[Digest], now: datetime) -> in
     with session_scope(services.engine) as s:
         # Routed as one batch: the round spreads evenly over the accounts.
         fresh = services.outbox.enqueue_many([d.message for d in digests], session=s)
+        listed = []
         for d, new in zip(digests, fresh, strict=True):
-            if new:
-                added += 1
-                if d.message.kind == "owner_digest":
-                    eventlog_db.log_event(
-                        s,
-                        kind=DIGEST_LISTED,
-                        at=now,
-                        actor_id=(d.message.mentions or (d.message.recipient_id,))[0],
-                        subjects=d.dissolve_rooms,
-                        detail={"key": d.message.dedupe_key, "period": d.message.period},
-                    )
+            if not new:
+                continue
+            added += 1
+            if d.message.kind == "owner_digest":
+                listed.append(
+                    {
+                        "kind": DIGEST_LISTED,
+                        "at": now,
+                        "actor_id": (d.message.mentions or (d.message.recipient_id,))[0],
+                        "subjects": d.dissolve_rooms,
+                        "detail": {"key": d.message.dedupe_key, "period": d.message.period},
+                    }
+                )
+        eventlog_db.log_events(s, listed)
     return added
 
 
