@@ -10,8 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.app.status import status_report
+from bot.app.status import StatusReport, status_report
 from bot.cli.common import open_engine, settings_for
+from bot.core import wording
 from bot.core.clock import SystemClock
 
 
@@ -44,7 +45,30 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"在管群 {data['rooms_active']} 个；待发送 {data['outbox_pending']} 条；"
             f"24 小时内发送失败 {data['outbox_failed_24h']} 条；下次周报 {data['next_digest_at'] or '-'}"
         )
+        for line in _account_lines(report):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         console.print("状态：正常" if report.healthy else "状态：异常 —— " + "；".join(report.problems))
     if args.check:
         return 0 if report.healthy else 1
     return 0
+
+
+def _account_lines(report: StatusReport) -> list[str]:
+    """One line per bot account, then a warning for each nearly full one."""
+    if not report.accounts:
+        return [wording.NO_ACCOUNTS]
+    lines, warnings = [], []
+    for a in report.accounts:
+        load = a.load
+        line = wording.account_line(
+            account=load.account, name=load.name, rooms=load.rooms, room_limit=load.room_limit,
+            friends=a.friends, sent=a.sent_last_hour, logged_in=a.logged_in,
+        )  # fmt: skip
+        lines.append(line)
+        if load.near_limit:
+            warnings.append(
+                wording.account_near_limit(
+                    label=load.label, rooms=load.rooms, room_limit=load.room_limit, percent=load.percent
+                )
+            )
+    return lines + warnings

@@ -141,3 +141,33 @@ def wrong_account(expected: str, got: str) -> str:
         f"登录的微信号 {got} 不是本实例配置的账号 {expected}（QINGQUN_ACCOUNT）；"
         "为防止两个实例使用同一账号，本实例停止运行。请扫码登录正确的账号或改正配置。"
     )
+
+
+ACCOUNT_LOGIN_CN: dict[bool | None, str] = {True: "已登录", False: "未登录", None: "未运行"}
+NO_ACCOUNTS = "机器人账号：暂无"
+# A failed message's reason when no account could reach its recipient (storage UNREACHABLE).
+UNREACHABLE_CONTACT = "没有机器人账号能联系到此人"
+UNREACHABLE_ROOM = "已没有机器人账号在该群中"
+
+
+def account_line(
+    *, account: str, name: str, rooms: int, room_limit: int, friends: int, sent: int, logged_in: bool | None
+) -> str:
+    """One account in `qingqun status`."""
+    who = f"{name}（{account}）" if name and name != account else account
+    return (
+        f"机器人账号 {who}：在 {rooms}/{room_limit} 个群，好友 {friends} 人，"
+        f"近一小时发送 {sent} 条，{ACCOUNT_LOGIN_CN[logged_in]}"
+    )
+
+
+def account_near_limit(*, label: str, rooms: int, room_limit: int, percent: int) -> str:
+    """`qingqun status`'s warning for an account past 90% of its room limit."""
+    return f"注意：账号 {label} 已加入 {rooms}/{room_limit} 个群（{percent}%），请增加机器人账号"
+
+
+def account_near_limit_digest(*, label: str, rooms: int, room_limit: int) -> str:
+    """The same warning in a top-level supervisor's digest."""
+    return (
+        f"机器人账号「{label}」已加入 {rooms}/{room_limit} 个群，接近上限，请增加账号或把新群分给其他账号。"
+    )

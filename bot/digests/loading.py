@@ -19,6 +19,7 @@ from bot.digests.calendar import week_start
 from bot.reports.progress import trend_days
 from bot.services.audit import AuditRow, as_of, run_audit
 from bot.services.campaigns import CampaignCoverage, CampaignStatus, campaign_trend, campaigns_covering
+from bot.services.capacity import AccountLoad, account_loads
 from policies.model import Burden
 from policies.rules import Rules
 from storage import approvals as approvals_db
@@ -45,6 +46,11 @@ class World:
     pending: list[tuple[str, str]]  # (room_id, kind) of approval requests waiting
     failed: list[tuple[str | None, str | None, str]]  # (recipient_id, room_id, error) this week
     listed: dict[str, set[str]] = field(default_factory=dict)  # room -> periods of sent owner digests
+    accounts: list[AccountLoad] = field(default_factory=list)  # the fleet's bot accounts, how full
+
+    def is_root(self, unit: str) -> bool:
+        """A unit at the top of the jurisdiction tree (no parent, or not in the unit table)."""
+        return self.units.get(unit) is None
 
     def name(self, contact_id: str | None) -> str:
         if contact_id is None:
@@ -78,12 +84,13 @@ def load_world(engine: Engine, rules: Rules, now: datetime, tz: ZoneInfo) -> Wor
         events = [e for e in eventlog_db.events_of_kind(s, kind=DIGEST_LISTED) if e.at is None or e.at <= now]
         keys = [_detail(e.detail).get("key", "") for e in events]
         status = outbox_db.outbox_status_by_key(s, keys=keys)
+        accounts = account_loads(s)
     listed: dict[str, set[str]] = defaultdict(set)
     for e, key in zip(events, keys, strict=True):
         if status.get(key) == "sent":
             for room_id in _subjects(e.subjects):
                 listed[room_id].add(_detail(e.detail).get("period", ""))
-    return World(now, today, tz, rows, burdens, contacts, units, pending, failed, dict(listed))
+    return World(now, today, tz, rows, burdens, contacts, units, pending, failed, dict(listed), accounts)
 
 
 def _detail(raw: str) -> dict[str, str]:

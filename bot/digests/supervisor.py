@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.core import wording
 from bot.core.domain import OutgoingMessage
 from bot.core.wording import LABEL_CN, SUPERVISOR_FOOTER, label_cn
 from bot.digests.calendar import calendar_gap, iso_week, month_day, week_start
@@ -17,6 +18,7 @@ from bot.reports.progress import progress_text
 from bot.services.audit import AuditRow
 from bot.services.campaigns import CampaignCoverage
 from policies.model import should_go
+from storage.accounts import UNREACHABLE
 
 OVERDUE = frozenset({"temporary_expired", "phase_expired", "suspected_phase_expired"})
 TOP_N = 3
@@ -112,8 +114,7 @@ def supervisor_digest(
         add("逾期群较多的群主：" + "，".join(f"{world.name(o)} {n} 个" for o, n in top) + "。")
     units = world.subtree(unit)
     heavy = [
-        b for b in world.burdens
-        if (c := world.contacts.get(b.contact_id)) is not None and c.unit in units
+        b for b in world.burdens if (c := world.contacts.get(b.contact_id)) is not None and c.unit in units
     ][:TOP_N]
     if heavy:
         add(
@@ -147,10 +148,14 @@ def supervisor_digest(
     failed = [(rcpt, room, err) for rcpt, room, err in world.failed if mine(rcpt, room)]
     if failed:
         who = "，".join(
-            f"{world.name(rcpt) if rcpt else '群「' + _topic(world, room) + '」'}（{err or '原因不明'}）"
+            f"{world.name(rcpt) if rcpt else '群「' + _topic(world, room) + '」'}（{_reason(err, rcpt)}）"
             for rcpt, room, err in failed[:5]
         )
         add(f"近两周发送失败 {len(failed)} 条：{who}。")
+    if world.is_root(unit):  # the fleet serves the whole tree: its top answers for adding accounts
+        for a in world.accounts:
+            if a.near_limit:
+                add(wording.account_near_limit_digest(label=a.label, rooms=a.rooms, room_limit=a.room_limit))
     gap = calendar_gap(world.today)
     if gap is not None:
         add(
@@ -168,6 +173,12 @@ def supervisor_digest(
     )
 
 
+def _reason(err: str, recipient: str | None) -> str:
+    if err == UNREACHABLE:  # reads badly in parentheses: say who could not be reached
+        return wording.UNREACHABLE_CONTACT if recipient else wording.UNREACHABLE_ROOM
+    return err or "原因不明"
+
+
 def _topic(world: World, room_id: str | None) -> str:
     for r in world.rows:
         if r.room.id == room_id:
@@ -177,4 +188,3 @@ def _topic(world: World, room_id: str | None) -> str:
 
 def supervisors(world: World) -> list[str]:
     return sorted(c.id for c in world.contacts.values() if c.role == "supervisor" and c.unit)
-
