@@ -6,7 +6,7 @@ lists for both roster files and scenario files, so both refuse the same mistakes
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy.engine import Engine
 
 from bot.core.textnorm import clean_name
+from storage import accounts as accounts_db
 from storage import directory as directory_db
 from storage.db import session_scope
 
@@ -33,6 +34,9 @@ class Person:
     unit: str | None = None
     role: str = "staff"
     friend: bool = True
+    # The bot accounts this person is a friend of, when the list names them; None: as `friend`
+    # says (True: a friend of every account).
+    friend_of: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,12 +63,34 @@ def parse_units(raw: Any, where: str) -> list[tuple[str, str | None]]:
     return units
 
 
+def _parse_friend(
+    value: Any, where: str, bots: Collection[str] | None
+) -> tuple[bool, tuple[str, ...] | None]:
+    """`friend`: true (every bot account), false, or a list of bot account ids."""
+    if value is None or isinstance(value, bool):  # an empty `friend:` was always false
+        return bool(value), None
+    if not isinstance(value, list) or not all(isinstance(b, str | int) and str(b) for b in value):
+        raise RosterError(f"{where} friend must be true, false or a list of bot ids")
+    friend_of = tuple(dict.fromkeys(str(b) for b in value))
+    unknown = [b for b in friend_of if bots is not None and b not in bots]
+    if unknown:
+        raise RosterError(f"{where} friend names unknown bot {unknown[0]!r}")
+    return bool(friend_of), friend_of
+
+
 def parse_people(
-    raw: Any, where: str, units: Sequence[tuple[str, str | None]], *, strict_units: bool = True
+    raw: Any,
+    where: str,
+    units: Sequence[tuple[str, str | None]],
+    *,
+    strict_units: bool = True,
+    bots: Collection[str] | None = None,
 ) -> list[Person]:
     """`[{id, name?, unit?, role?, friend?}, …]`; a person's unit must be one of `units`.
 
     `strict_units=False` lets a roster that lists no units name units imported earlier.
+    `bots`: the bot account ids a `friend` list may name (None: any, as a roster file cannot
+    know which accounts will log in).
     """
     names = {u for u, _ in units}
     people: list[Person] = []
@@ -77,13 +103,15 @@ def parse_people(
         unit = c.get("unit")
         if unit is not None and (strict_units or names) and str(unit) not in names:
             raise RosterError(f"{where}: contacts[{i}] has unknown unit {unit!r}")
+        friend, friend_of = _parse_friend(c.get("friend", True), f"{where}: contacts[{i}]", bots)
         people.append(
             Person(
                 str(c["id"]),
                 clean_name(str(c.get("name") or "")) or str(c["id"]),
                 None if unit is None else str(unit),
                 role,
-                bool(c.get("friend", True)),
+                friend,
+                friend_of,
             )
         )
     return people
@@ -103,7 +131,10 @@ def load_roster(path: Path) -> Roster:
 
 
 def apply_roster(engine: Engine, roster: Roster) -> None:
-    """Write the roster's units and people (upserts: a re-import updates, never duplicates)."""
+    """Write the roster's units and people (upserts: a re-import updates, never duplicates).
+
+    A person whose `friend` lists bot accounts is a friend of exactly those; `friend: true/false`
+    leaves the friendships the accounts themselves reported alone."""
     with session_scope(engine) as s:
         for name, parent in roster.units:
             directory_db.upsert_unit(s, name=name, parent=parent)
@@ -111,3 +142,5 @@ def apply_roster(engine: Engine, roster: Roster) -> None:
             directory_db.upsert_contact(
                 s, contact_id=p.id, name=p.name, unit=p.unit, role=p.role, friend=p.friend
             )
+            if p.friend_of is not None:
+                accounts_db.set_friends(s, contact_id=p.id, account_ids=p.friend_of)

@@ -2,17 +2,16 @@
 real `Wechaty` class, so simulation, the demo and the tests exercise the real python-wechaty stack.
 
 Events are built the way python-wechaty's PuppetService builds them from the gateway's JSON, so
-a malformed event behaves as it would on the wire (and meets the same guard).
+a malformed event behaves as it would on the wire (and meets the same guard). One puppet serves
+one bot account; several share one `SimWorld` (bot.sim.world) and see the same rooms.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +33,10 @@ from wechaty_puppet.schemas.types import (
     RoomPayload,
 )
 
+from bot.sim.world import SentMessage, SimContact, SimRoom, SimWorld
+
+__all__ = ["SentMessage", "SimContact", "SimPuppet", "SimRoom", "SimWorld", "WireGuard"]
+
 WireGuard = Callable[[int, str], str | None]
 
 # EventType numbers of the puppet-service protocol.
@@ -45,66 +48,61 @@ WIRE_TYPES = {
 }
 
 
-@dataclass
-class SimContact:
-    id: str
-    name: str
-    friend: bool = True
-
-
-@dataclass
-class SimRoom:
-    id: str
-    topic: str
-    owner_id: str
-    member_ids: list[str] = field(default_factory=list)
-    admin_ids: list[str] = field(default_factory=list)
-    alive: bool = True
-
-
-@dataclass(frozen=True)
-class SentMessage:
-    at: datetime
-    conversation_id: str
-    room_id: str | None
-    to_id: str | None
-    text: str
-    mention_ids: tuple[str, ...]
-    file_name: str | None = None  # a file sent instead of text
-    file_data: bytes | None = None
-
-
 class SimPuppet(Puppet):  # type: ignore[misc]
-    """Holds a small WeChat world and emits events into whichever Wechaty is listening."""
+    """One bot account's view of a `SimWorld`; emits its events into whichever Wechaty listens.
+
+    Without `world`, the puppet makes a world of its own (one bot, as before several accounts)."""
 
     def __init__(
-        self, bot_id: str, bot_name: str, now: Callable[[], datetime], wire_guard: WireGuard | None = None
+        self,
+        bot_id: str,
+        bot_name: str,
+        now: Callable[[], datetime],
+        wire_guard: WireGuard | None = None,
+        *,
+        world: SimWorld | None = None,
     ):
         super().__init__(options=PuppetOptions(), name="sim")
         self.bot_id = bot_id
         self.now = now
         self.wire_guard = wire_guard
-        self.contacts: dict[str, SimContact] = {bot_id: SimContact(bot_id, bot_name)}
-        self.rooms: dict[str, SimRoom] = {}
-        self.messages: dict[str, MessagePayload] = {}
-        self.sent: list[SentMessage] = []
-        self.refuse: set[str] = set()  # conversation ids whose sends fail, for failure tests
+        self.world = world if world is not None else SimWorld(now)
+        self.world.attach(self, bot_name)
         self._emitter = AsyncIOEventEmitter()
         self._stopped = asyncio.Event()
-        self._ids = itertools.count(1)
         self.login_user_id: str | None = None
         self.syncing = False
 
-    # ------------------------------------------------------------ world edits
+    # The shared world, under the names a one-bot puppet always had.
+    @property
+    def contacts(self) -> dict[str, SimContact]:
+        return self.world.contacts
 
-    def add_contact(self, contact_id: str, name: str, friend: bool = True) -> None:
-        self.contacts[contact_id] = SimContact(contact_id, name, friend)
+    @property
+    def rooms(self) -> dict[str, SimRoom]:
+        return self.world.rooms
+
+    @property
+    def messages(self) -> dict[str, MessagePayload]:
+        return self.world.messages
+
+    @property
+    def sent(self) -> list[SentMessage]:
+        return self.world.sent
+
+    @property
+    def refuse(self) -> set[str]:
+        return self.world.refuse
+
+    # ------------------------------------------------------------ world edits (shared)
+
+    def add_contact(
+        self, contact_id: str, name: str, friend: bool = True, friend_of: Iterable[str] | None = None
+    ) -> None:
+        self.world.add_contact(contact_id, name, friend, friend_of)
 
     def add_room(self, room: SimRoom) -> None:
-        self.rooms[room.id] = room
-
-    def _ts(self) -> float:
-        return self.now().timestamp()
+        self.world.add_room(room)
 
     def _wire(self, name: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """Pass the event through the same JSON guard the live gateway stream gets."""
@@ -161,66 +159,24 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         room_id: str | None = None,
         mention_ids: list[str] | None = None,
         message_type: Any = None,
-    ) -> str:
-        msg_id = f"sim-msg-{next(self._ids)}"
-        self.messages[msg_id] = MessagePayload(
-            id=msg_id,
-            text=text,
-            timestamp=int(self._ts()),
-            type=message_type if message_type is not None else MessageType.MESSAGE_TYPE_TEXT,
-            from_id=talker_id,
-            room_id=room_id or "",
-            to_id="" if room_id else self.bot_id,
-            mention_ids=list(mention_ids or []),
+    ) -> str | None:
+        """A person writes in a room (every bot in it is told) or privately to this bot.
+        Returns the id of this bot's copy (None: this bot is not in the room)."""
+        return self.world.say(talker_id, text, room_id, mention_ids, message_type, to=self.bot_id).get(
+            self.bot_id
         )
-        self.emit_raw("message", {"messageId": msg_id})
-        return msg_id
 
     def join(self, room_id: str, member_ids: list[str], by: str | None) -> None:
-        room = self.rooms[room_id]
-        for m in member_ids:
-            if m not in room.member_ids:
-                room.member_ids.append(m)
-        self.emit_raw(
-            "room-join",
-            {
-                "roomId": room_id,
-                "inviteeIdList": member_ids,
-                "inviterId": by or member_ids[0],
-                "timestamp": self._ts(),
-            },
-        )
+        self.world.join(room_id, member_ids, by)
 
     def leave(self, room_id: str, member_ids: list[str], by: str | None) -> None:
-        room = self.rooms[room_id]
-        room.member_ids = [m for m in room.member_ids if m not in member_ids]
-        self.emit_raw(
-            "room-leave",
-            {
-                "roomId": room_id,
-                "removeeIdList": member_ids,
-                "removerId": by or member_ids[0],
-                "timestamp": self._ts(),
-            },
-        )
+        self.world.leave(room_id, member_ids, by)
 
     def change_topic(self, room_id: str, topic: str, by: str) -> None:
-        room = self.rooms[room_id]
-        old, room.topic = room.topic, topic
-        self.emit_raw(
-            "room-topic",
-            {"roomId": room_id, "newTopic": topic, "oldTopic": old, "changerId": by, "timestamp": self._ts()},
-        )
+        self.world.change_topic(room_id, topic, by)
 
     def dissolve(self, room_id: str, by: str) -> None:
-        """Disbanding removes everybody, the bot included."""
-        room = self.rooms[room_id]
-        everyone = list(room.member_ids)
-        room.member_ids, room.alive = [], False
-        self.emit_raw(
-            "room-leave",
-            {"roomId": room_id, "removeeIdList": everyone, "removerId": by, "timestamp": self._ts()},
-        )
+        self.world.dissolve(room_id, by)
 
     # ------------------------------------------------------------ Puppet API used by Wechaty
 
@@ -258,7 +214,7 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         c = self.contacts.get(contact_id)
         if c is None:
             raise OSError(f"unknown contact {contact_id}")
-        return ContactPayload(id=c.id, name=c.name, friend=c.friend)
+        return ContactPayload(id=c.id, name=c.name, friend=c.is_friend_of(self.bot_id))
 
     async def room_search(self, query: Any = None) -> list[str]:
         if self.syncing:  # a puppet still syncing after login lists no rooms yet
@@ -293,7 +249,9 @@ class SimPuppet(Puppet):  # type: ignore[misc]
     async def message_send_text(
         self, conversation_id: str, message: str, mention_ids: list[str] | None = None
     ) -> str:
-        return self._record(conversation_id, message, mention_ids or [], MessageType.MESSAGE_TYPE_TEXT)
+        return self.world.record(
+            self.bot_id, conversation_id, message, mention_ids or [], MessageType.MESSAGE_TYPE_TEXT
+        )
 
     async def message_send_file(self, conversation_id: str, file: Any) -> str:
         """Decode the FileBox from the JSON the gateway would receive, and keep its bytes."""
@@ -303,42 +261,4 @@ class SimPuppet(Puppet):  # type: ignore[misc]
         name, data = str(box["name"]), base64.b64decode(box["base64"], validate=True)
         image = str(box.get("mediaType") or "").startswith("image/")
         kind = MessageType.MESSAGE_TYPE_IMAGE if image else MessageType.MESSAGE_TYPE_ATTACHMENT
-        return self._record(conversation_id, "", [], kind, file_name=name, file_data=data)
-
-    def _record(
-        self,
-        conversation_id: str,
-        text: str,
-        mention_ids: list[str],
-        kind: MessageType,
-        file_name: str | None = None,
-        file_data: bytes | None = None,
-    ) -> str:
-        if conversation_id in self.refuse:
-            raise OSError(f"gateway refused the send to {conversation_id}")
-        is_room = conversation_id in self.rooms
-        at = self.now()
-        self.sent.append(
-            SentMessage(
-                at,
-                conversation_id,
-                conversation_id if is_room else None,
-                None if is_room else conversation_id,
-                text,
-                tuple(mention_ids),
-                file_name,
-                file_data,
-            )
-        )
-        msg_id = f"sim-out-{next(self._ids)}"
-        self.messages[msg_id] = MessagePayload(
-            id=msg_id,
-            text=text,
-            timestamp=int(at.timestamp()),
-            type=kind,
-            from_id=self.bot_id,
-            room_id=conversation_id if is_room else "",
-            to_id="" if is_room else conversation_id,
-            mention_ids=list(mention_ids),
-        )
-        return msg_id
+        return self.world.record(self.bot_id, conversation_id, "", [], kind, file_name=name, file_data=data)

@@ -14,6 +14,8 @@ import yaml
 from bot.services.roster import Person, RosterError, parse_people, parse_units
 
 EVENT_KEYS = ("invite", "say", "join", "leave", "topic", "remove_bot", "dissolve", "burst", "raw")
+BOT_KEYED = ("invite", "remove_bot", "raw", "say")  # entries that may name a bot (a say: private)
+DEFAULT_BOT = ("qingqun-bot", "清群助手")
 
 
 class ScenarioError(Exception):
@@ -42,13 +44,20 @@ class Event:
 class Scenario:
     start: datetime
     end: datetime | None
-    bot_id: str
-    bot_name: str
+    bots: list[tuple[str, str]]  # (id, name) of each bot account; the first is the default
     units: list[tuple[str, str | None]]
     contacts: dict[str, Person]
     rooms: dict[str, RoomSpec]
     settings: dict[str, Any]
     events: list[Event] = field(default_factory=list)
+
+    @property
+    def bot_id(self) -> str:
+        return self.bots[0][0]
+
+    @property
+    def bot_name(self) -> str:
+        return self.bots[0][1]
 
 
 def _parse_dt(value: Any, where: str) -> datetime:
@@ -70,6 +79,28 @@ def _parse_every(value: Any, where: str) -> timedelta:
         raise ScenarioError(f"{where}: bad interval {value!r} (e.g. 30s, 5m, 2h, 1d)")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
     return timedelta(**{unit: int(m.group(1))})
+
+
+def _parse_bots(raw: dict[str, Any], name: str) -> list[tuple[str, str]]:
+    """`bot: {id, name}` or `bots: [{id, name}, …]` (not both) -> (id, name) pairs."""
+    if raw.get("bots") is not None and raw.get("bot") is not None:
+        raise ScenarioError(f"{name}: give bot or bots, not both")
+    if raw.get("bots") is None:
+        bot = raw.get("bot") or {}
+        if not isinstance(bot, dict):
+            raise ScenarioError(f"{name}: bot must be a mapping {{id, name}}")
+        return [(str(bot.get("id") or DEFAULT_BOT[0]), str(bot.get("name") or DEFAULT_BOT[1]))]
+    listed = raw["bots"]
+    if not isinstance(listed, list) or not listed:
+        raise ScenarioError(f"{name}: bots must be a non-empty list of {{id, name}}")
+    bots: list[tuple[str, str]] = []
+    for i, b in enumerate(listed):
+        if not isinstance(b, dict) or not b.get("id"):
+            raise ScenarioError(f"{name}: bots[{i}] needs an id")
+        if any(str(b["id"]) == known for known, _ in bots):
+            raise ScenarioError(f"{name}: bots[{i}] repeats the id {b['id']!r}")
+        bots.append((str(b["id"]), str(b.get("name") or DEFAULT_BOT[1])))
+    return bots
 
 
 def _lines(text: str) -> list[int]:
@@ -101,21 +132,34 @@ def load_scenario(path: Path) -> Scenario:
     if raw.get("version") != 1:
         raise ScenarioError(f"{name}: version must be 1")
     lines = _lines(text) if path.suffix != ".json" else []
-    bot = raw.get("bot") or {}
+    bots = _parse_bots(raw, name)
+    bot_ids = {b for b, _ in bots}
     start = _parse_dt(raw.get("start"), f"{name}: start")
     end = _parse_dt(raw["end"], f"{name}: end") if raw.get("end") else None
     try:
         units = parse_units(raw.get("units"), name)
-        people = parse_people(raw.get("contacts"), name, units)
+        people = parse_people(raw.get("contacts"), name, units, bots=bot_ids)
     except RosterError as exc:
         raise ScenarioError(str(exc)) from None
     contacts = {p.id: p for p in people}
-    bot_id = str(bot.get("id") or "qingqun-bot")
+    clash = sorted(bot_ids & set(contacts))
+    if clash:
+        raise ScenarioError(f"{name}: {clash[0]!r} is a bot and a contact")
 
     def need_contact(cid: Any, where: str) -> str:
-        if str(cid) not in contacts and str(cid) != bot_id:
+        if str(cid) not in contacts and str(cid) not in bot_ids:
             raise ScenarioError(f"{where}: unknown contact {cid!r}")
         return str(cid)
+
+    def need_bot(e: dict[str, Any], kind: str, where: str) -> str:
+        """The bot account an entry is about: its `bot:`, else the first bot."""
+        if e.get("bot") is None:
+            return bots[0][0]
+        if kind not in BOT_KEYED or (kind == "say" and e.get("room")):
+            raise ScenarioError(f"{where}: bot: goes only on invite, remove_bot, raw or a private say")
+        if str(e["bot"]) not in bot_ids:
+            raise ScenarioError(f"{where}: unknown bot {e['bot']!r}")
+        return str(e["bot"])
 
     rooms: dict[str, RoomSpec] = {}
     for i, r in enumerate(raw.get("rooms") or []):
@@ -141,7 +185,7 @@ def load_scenario(path: Path) -> Scenario:
     settings = raw.get("settings") or {}
     if not isinstance(settings, dict):
         raise ScenarioError(f"{name}: settings must be a mapping")
-    sc = Scenario(start, end, bot_id, str(bot.get("name") or "清群助手"), units, contacts, rooms, settings)
+    sc = Scenario(start, end, bots, units, contacts, rooms, settings)
 
     def need_room(rid: Any, where: str) -> str:
         if str(rid) not in rooms:
@@ -173,6 +217,7 @@ def load_scenario(path: Path) -> Scenario:
                     "every",
                     "mention_all",
                     "payload",
+                    "bot",
                     *EVENT_KEYS,
                 }
             )
@@ -180,6 +225,7 @@ def load_scenario(path: Path) -> Scenario:
             raise ScenarioError(f"{where}: {what}")
         kind = kinds[0]
         by = need_contact(e["by"], where) if e.get("by") is not None else None
+        bot = need_bot(e, kind, where)
         if kind == "say":
             room = need_room(e["room"], where) if e.get("room") else None
             events.append(
@@ -191,6 +237,7 @@ def load_scenario(path: Path) -> Scenario:
                         "from": need_contact(e.get("from"), where),
                         "text": str(e["say"]),
                         "mention_all": bool(e.get("mention_all")),
+                        "bot": bot,
                     },
                     where,
                 )
@@ -213,6 +260,7 @@ def load_scenario(path: Path) -> Scenario:
                             "from": senders[n % len(senders)],
                             "text": "收到",
                             "mention_all": False,
+                            "bot": bot,
                         },
                         where,
                     )
@@ -221,7 +269,7 @@ def load_scenario(path: Path) -> Scenario:
             room = need_room(e[kind], where)
             if kind != "invite" and by is None:
                 by = rooms[room].owner
-            events.append(Event(at, kind, {"room": room, "by": by}, where))
+            events.append(Event(at, kind, {"room": room, "by": by, "bot": bot}, where))
         elif kind in ("join", "leave"):
             room = need_room(e[kind], where)
             joined = [need_contact(m, where) for m in e.get("members") or []]
@@ -239,7 +287,9 @@ def load_scenario(path: Path) -> Scenario:
             if e["raw"] not in ("room-join", "room-leave", "room-topic", "message"):
                 raise ScenarioError(f"{where}: raw must be room-join, room-leave, room-topic or message")
             events.append(
-                Event(at, kind, {"event": e["raw"], "payload": dict(e.get("payload") or {})}, where)
+                Event(
+                    at, kind, {"event": e["raw"], "payload": dict(e.get("payload") or {}), "bot": bot}, where
+                )
             )
     events.sort(key=lambda ev: ev.at)  # bursts interleave with later entries
     sc.events = events
