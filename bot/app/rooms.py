@@ -235,6 +235,8 @@ class RoomLifecycle:
                 return
             for account in bots:  # seen from here first, the other account's own process agrees
                 self._account_out(s, room, account, remover_id, at)
+            if bots:  # whoever handed over, this process now knows who observes the room
+                self.ctx.fleet.observers[room_id] = room.observer_id
             if not people or self._observed_elsewhere(room_id):
                 return
             rooms_db.remove_members(s, room=room, member_ids=people, at=at)
