@@ -85,6 +85,14 @@ def _mine(account: str) -> ColumnElement[bool]:
     return or_(col(Outbox.account_id) == account, col(Outbox.account_id).is_(None))
 
 
+def _sendable(stmt: Any, account: str | None) -> Any:
+    """Rows a process may send: as `account`, its own and unnamed ones; before any login
+    (`account` None), only unnamed ones, as every row was before accounts were known."""
+    if account is None:
+        return stmt.where(col(Outbox.account_id).is_(None))
+    return stmt.where(_mine(account))
+
+
 def claim_next_outbox(
     session: Session, *, now: datetime, lane: str | None = None, account: str | None = None
 ) -> Outbox | None:
@@ -93,8 +101,7 @@ def claim_next_outbox(
     stmt = select(Outbox).where(col(Outbox.status) == "pending", col(Outbox.not_before) <= now)
     if lane is not None:
         stmt = stmt.where(col(Outbox.lane) == lane)
-    if account is not None:
-        stmt = stmt.where(_mine(account))
+    stmt = _sendable(stmt, account)
     stmt = stmt.order_by(col(Outbox.not_before), col(Outbox.id)).limit(1).with_for_update(skip_locked=True)
     return session.exec(stmt).scalars().first()  # type: ignore[call-overload, no-any-return]
 
@@ -105,9 +112,7 @@ def next_outbox_due(
     stmt = select(func.min(Outbox.not_before)).where(col(Outbox.status) == "pending")
     if lane is not None:
         stmt = stmt.where(col(Outbox.lane) == lane)
-    if account is not None:
-        stmt = stmt.where(_mine(account))
-    return session.execute(stmt).scalar()
+    return session.execute(_sendable(stmt, account)).scalar()
 
 
 def drop_stale(session: Session, *, lane: str, created_before: datetime, reason: str) -> list[int]:
