@@ -103,7 +103,7 @@ def claim_next_outbox(
         stmt = stmt.where(col(Outbox.lane) == lane)
     stmt = _sendable(stmt, account)
     stmt = stmt.order_by(col(Outbox.not_before), col(Outbox.id)).limit(1).with_for_update(skip_locked=True)
-    return session.exec(stmt).scalars().first()  # type: ignore[call-overload, no-any-return]
+    return session.exec(stmt).scalars().first()  # type: ignore[no-any-return]
 
 
 def next_outbox_due(
