@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
@@ -122,14 +123,15 @@ def presence_rows(session: Session, *, account_id: str) -> list[RoomPresence]:
 
 def presence_of(session: Session, *, room_ids: Iterable[str]) -> dict[str, set[str]]:
     """room id -> the accounts in it, for the given rooms (rooms nobody is in are absent)."""
+    return _grouped(session, col(RoomPresence.room_id), col(RoomPresence.account_id), room_ids)
+
+
+def _grouped(session: Session, key: Any, value: Any, keys: Iterable[str]) -> dict[str, set[str]]:
+    """key -> the set of values of rows whose key is among `keys` (read in chunks)."""
     out: dict[str, set[str]] = defaultdict(set)
-    for chunk in in_chunks(sorted(set(room_ids))):
-        for room_id, account_id in session.execute(
-            select(col(RoomPresence.room_id), col(RoomPresence.account_id)).where(
-                col(RoomPresence.room_id).in_(chunk)
-            )
-        ):
-            out[room_id].add(account_id)
+    for chunk in in_chunks(set(keys)):
+        for k, v in session.execute(select(key, value).where(key.in_(chunk))):
+            out[k].add(v)
     return dict(out)
 
 
@@ -180,15 +182,7 @@ def _reach_count(session: Session, contact_id: str) -> int:
 
 def reach_of(session: Session, *, contact_ids: Iterable[str]) -> dict[str, set[str]]:
     """contact id -> the accounts it is a friend of (contacts without rows are absent)."""
-    out: dict[str, set[str]] = defaultdict(set)
-    for chunk in in_chunks(sorted(set(contact_ids))):
-        for contact_id, account_id in session.execute(
-            select(col(ContactReach.contact_id), col(ContactReach.account_id)).where(
-                col(ContactReach.contact_id).in_(chunk)
-            )
-        ):
-            out[contact_id].add(account_id)
-    return dict(out)
+    return _grouped(session, col(ContactReach.contact_id), col(ContactReach.account_id), contact_ids)
 
 
 def friend_counts(session: Session) -> dict[str, int]:
