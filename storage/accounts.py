@@ -38,11 +38,21 @@ def record_login(session: Session, *, account_id: str, name: str, room_limit: in
     account.name = name or account.name
     account.room_limit = room_limit
     account.last_login_at = at
-    session.execute(
-        update(Membership)
-        .where(col(Membership.contact_id) == account_id, col(Membership.left_at).is_(None))
-        .values(left_at=at)
+    stays = select(col(Membership.room_id)).where(
+        col(Membership.contact_id) == account_id, col(Membership.left_at).is_(None)
     )
+    counted_in = list(session.scalars(stays))
+    if counted_in:
+        session.execute(
+            update(Membership)
+            .where(col(Membership.contact_id) == account_id, col(Membership.left_at).is_(None))
+            .values(left_at=at)
+        )
+        session.execute(
+            update(Room)
+            .where(col(Room.id).in_(counted_in), col(Room.member_count) > 0)
+            .values(member_count=Room.member_count - 1)
+        )
     return fresh
 
 

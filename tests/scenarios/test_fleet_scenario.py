@@ -40,6 +40,7 @@ def test_two_accounts_count_once_route_right_and_pace_apart(db_url: str, tmp_pat
             handovers = [e.subjects for e in eventlog_db.events_of_kind(s, kind="account_left")]
             presence = accounts_db.present_accounts(s, room_id="rb1@chatroom")
             members = rooms_db.current_member_ids(s, room_id="ra1@chatroom")
+            shared = (rooms_db.current_member_ids(s, room_id="r0@chatroom"), room.member_count)
     finally:
         engine.dispose()
 
@@ -51,6 +52,8 @@ def test_two_accounts_count_once_route_right_and_pace_apart(db_url: str, tmp_pat
     assert (status, observer) == ("removed", None)
     assert presence == ["bot-b"]
     assert members == {"a1", "m1"}  # bot accounts are never members
+    # bot-a logged in first and saw bot-b in the group before knowing it for an account.
+    assert shared == ({"zhang", "li"}, 2)
 
     digests = [m for m in result.sent if "【清群周报】" in m.text]
     private = {m.to_id: m.via for m in digests if m.to_id}
