@@ -110,12 +110,15 @@ class Outbox:
         todo = list(msgs)
         now = self._clock.now()
         me = self._account()
+        # An answer goes back through the account that was written to (or invited): only the
+        # rest is routed, so a reply costs no reading of the fleet.
+        answers = [m.account_id is None and m.lane == "reply" and me is not None for m in todo]
+        routed = [m for m, answer in zip(todo, answers, strict=True) if not answer]
         fresh = timedelta(seconds=3 * self._settings.heartbeat_interval)
-        routes = Routes.load_for(session, todo, now, fresh)
+        routes = Routes.load_for(session, routed, now, fresh) if routed else None
         rows: list[outbox_db.NewRow] = []
-        for msg in todo:
-            # An answer goes back through the account that was written to (or invited).
-            route = Route(me) if msg.account_id is None and msg.lane == "reply" and me else routes.pick(msg)
+        for msg, answer in zip(todo, answers, strict=True):
+            route = routes.pick(msg) if routes is not None and not answer else Route(me)
             rows.append(
                 outbox_db.NewRow(
                     dedupe_key=msg.dedupe_key,
